@@ -1,0 +1,164 @@
+"""``python -m loaders``: the loaders from a shell.
+
+Every command logs what it does (rows, rates) and ends with one clear line and a non-zero exit
+on failure, never a traceback wall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from loaders.config import Settings
+from loaders.errors import LoaderError
+
+log = logging.getLogger("loaders")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("psycopg").setLevel(logging.WARNING)
+    settings = Settings.from_env()
+    try:
+        return args.run(settings, args) or 0
+    except LoaderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: nothing was committed by the step in progress", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m loaders",
+        description="Land raw data in the lake and the warehouse's raw schema.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="start the embedded local PostgreSQL (reused if running)")
+    up.set_defaults(run=_up)
+    down = commands.add_parser("down", help="stop the embedded local PostgreSQL")
+    down.set_defaults(run=_down)
+
+    generate = commands.add_parser(
+        "generate", help="write deterministic sample data: the shop database and a day's CSV drop"
+    )
+    generate.add_argument("--ds", required=True, help="the day, YYYY-MM-DD")
+    generate.add_argument("--rows", type=int, default=20_000, help="interactions in the day's CSV")
+    generate.add_argument("--customers", type=int, default=2_000)
+    generate.add_argument("--products", type=int, default=200)
+    generate.add_argument("--orders-per-day", type=int, default=150)
+    generate.add_argument("--days", type=int, default=30, help="days of order history")
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--out", type=Path, help="CSV path (default: the drop folder)")
+    generate.add_argument("--no-shop", action="store_true", help="only write the CSV")
+    generate.set_defaults(run=_generate)
+
+    interactions = commands.add_parser(
+        "interactions",
+        help="ingest a day's interactions CSV into the lake and raw.user_interactions",
+        description="Validate a day's interactions CSV, land it in the lake and load it into "
+        "raw.user_interactions; broken lines go to raw.user_interactions_rejects. "
+        "Loading a day again replaces it.",
+    )
+    interactions.add_argument("--file", type=Path, help="the CSV (default: the day's drop file)")
+    interactions.add_argument("--ds", required=True, help="the day the file belongs to, YYYY-MM-DD")
+    interactions.add_argument(
+        "--no-warehouse", action="store_true", help="land in the lake only (skip the warehouse)"
+    )
+    interactions.add_argument(
+        "--max-reject-fraction",
+        type=float,
+        default=0.10,
+        help="refuse the file when more than this share of lines is broken (default 0.10)",
+    )
+    interactions.set_defaults(run=_interactions)
+
+    summary = commands.add_parser("summary", help="rows per layer for a day, and where things are")
+    summary.add_argument("--ds", required=True)
+    summary.set_defaults(run=_summary)
+    return parser
+
+
+def _up(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders import local_stack, warehouse
+
+    state = local_stack.up(settings)
+    with warehouse.connect(settings.warehouse) as conn:
+        warehouse.ensure_raw_schema(conn, settings.raw_schema)
+    print(
+        f"local PostgreSQL running (pid {state.pid}) on {settings.local_pg_host}:{state.port}: "
+        f"databases {settings.shop.dbname}, {settings.warehouse.dbname}"
+    )
+
+
+def _down(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders import local_stack
+
+    stopped = local_stack.down(settings)
+    print("local PostgreSQL stopped" if stopped else "local PostgreSQL was not running")
+
+
+def _generate(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders import sample_data
+    from loaders.interactions import validate_ds
+    from loaders.warehouse import connect
+
+    ds = validate_ds(args.ds)
+    scale = sample_data.ShopScale(args.customers, args.products, args.orders_per_day, args.days)
+    if not args.no_shop:
+        connect(settings.shop, "shop").close()  # one clear error when unreachable
+        sample_data.generate_shop(settings.shop, ds, scale, seed=args.seed)
+    out = args.out or settings.interactions_drop_file(ds)
+    sample_data.write_interactions_csv(
+        out, ds, rows=args.rows, customers=scale.customers, products=scale.products, seed=args.seed
+    )
+    print(out)
+
+
+def _interactions(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders.interactions import ingest_interactions, validate_ds
+    from loaders.lake import Lake
+
+    ds = validate_ds(args.ds)
+    path = args.file or settings.interactions_drop_file(ds)
+    result = ingest_interactions(
+        path,
+        ds,
+        lake=Lake.from_url(settings.lake_url),
+        warehouse_target=None if args.no_warehouse else settings.warehouse,
+        raw_schema=settings.raw_schema,
+        max_reject_fraction=args.max_reject_fraction,
+    )
+    reasons = ", ".join(f"{n} {reason}" for reason, n in result.rejects_by_reason.most_common())
+    print(
+        f"{result.ds}: {result.rows_read:,} rows read, {result.rows_loaded:,} loaded, "
+        f"{result.rows_rejected:,} rejected{f' ({reasons})' if reasons else ''}; "
+        f"{result.seconds:.2f}s; lake {result.lake_uri}"
+    )
+
+
+def _summary(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders.interactions import validate_ds
+    from loaders.summary import print_summary
+
+    print_summary(settings, validate_ds(args.ds))
+
+
+def run() -> None:
+    started = time.monotonic()
+    code = main()
+    log.debug("done in %.1fs", time.monotonic() - started)
+    sys.exit(code)

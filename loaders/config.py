@@ -1,0 +1,124 @@
+"""One typed configuration object, built from the environment in one place.
+
+Every setting has a local default (the embedded PostgreSQL on 127.0.0.1:55432 and a lake folder
+under ``.local/``) and an environment-variable override, so the same code points at a real
+PostgreSQL, Redshift or S3. Nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from psycopg.conninfo import make_conninfo
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# Local-only defaults for the embedded server on the loopback interface. Real deployments set
+# WAREHOUSE_* / SHOP_* (or Airflow connections); nothing here is a credential of a real system.
+LOCAL_PG_PORT = 55432
+LOCAL_PG_USER = "pipeline"
+LOCAL_PG_PASSWORD = "pipeline"
+
+
+@dataclass(frozen=True)
+class PostgresTarget:
+    """Where one PostgreSQL-protocol database lives (the shop source or the warehouse)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+    sslmode: str = "prefer"
+    connect_timeout: int = 5
+
+    def conninfo(self) -> str:
+        return make_conninfo(
+            host=self.host,
+            port=str(self.port),
+            user=self.user,
+            password=self.password,
+            dbname=self.dbname,
+            sslmode=self.sslmode,
+            connect_timeout=str(self.connect_timeout),
+            application_name="loaders",
+        )
+
+    def describe(self) -> str:
+        """A printable address, without the password."""
+        return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+    def url(self) -> str:
+        """A postgresql:// URL (with password) for tools such as psql."""
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.dbname}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    local_dir: Path
+    local_pg_host: str
+    local_pg_port: int
+    warehouse: PostgresTarget
+    shop: PostgresTarget
+    lake_url: str
+    interactions_drop_dir: Path
+    raw_schema: str = "raw"
+
+    @property
+    def local_pg_dir(self) -> Path:
+        return self.local_dir / "pg"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_dir / "dbt_project"
+
+    def interactions_drop_file(self, ds: str) -> Path:
+        """Where the daily drop of interactions for day ``ds`` is expected."""
+        return self.interactions_drop_dir / f"user_interactions_{ds}.csv"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        project_dir = Path(env.get("PIPELINE_PROJECT_DIR", PROJECT_DIR)).resolve()
+        local_dir = Path(env.get("PIPELINE_LOCAL_DIR", project_dir / ".local")).resolve()
+        local_host = env.get("LOCAL_PG_HOST", "127.0.0.1")
+        local_port = _int(env, "LOCAL_PG_PORT", LOCAL_PG_PORT)
+
+        def target(prefix: str, dbname: str) -> PostgresTarget:
+            return PostgresTarget(
+                host=env.get(f"{prefix}_HOST", local_host),
+                port=_int(env, f"{prefix}_PORT", local_port),
+                user=env.get(f"{prefix}_USER", LOCAL_PG_USER),
+                password=env.get(f"{prefix}_PASSWORD", LOCAL_PG_PASSWORD),
+                dbname=env.get(f"{prefix}_DBNAME", dbname),
+                sslmode=env.get(f"{prefix}_SSLMODE", "prefer"),
+            )
+
+        return cls(
+            project_dir=project_dir,
+            local_dir=local_dir,
+            local_pg_host=local_host,
+            local_pg_port=local_port,
+            warehouse=target("WAREHOUSE", "warehouse"),
+            shop=target("SHOP", "shop"),
+            lake_url=env.get("LAKE_URL", (local_dir / "lake").as_uri()),
+            interactions_drop_dir=Path(env.get("INTERACTIONS_DROP_DIR", local_dir / "drop" / "interactions")),
+            raw_schema=env.get("RAW_SCHEMA", "raw"),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number; set it to a port like 5432") from None

@@ -1,0 +1,435 @@
+"""Ingest a day's interactions CSV: validate, land in the lake, load into ``raw``, in one pass.
+
+The file is read in blocks and streamed, never held in memory. Each block is validated
+structurally (see ``csv_blocks``); its good lines go at once to a ``COPY ... FROM STDIN`` into a
+fresh partition for the day and, on a second thread, into the lake's gzip part; broken lines are
+quarantined with their line number, raw text and reason. The day is replaced in one
+transaction, with its audit row (rows read = loaded + rejected), so loading a day twice leaves
+one copy, and a failed or killed load leaves the previous state.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import logging
+import queue
+import threading
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import psycopg
+from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
+
+from loaders import warehouse
+from loaders.config import PostgresTarget
+from loaders.csv_blocks import BlockValidator, Reject, reject_text
+from loaders.errors import BadInputError, LoaderError
+from loaders.lake import MANIFEST, DayWriter, Lake, day_prefix
+
+log = logging.getLogger(__name__)
+
+SOURCE = "interactions"
+TABLE = "user_interactions"
+COLUMNS = ("interaction_id", "user_id", "product_id", "action", "timestamp")
+BLOCK_SIZE = 1 << 20
+MAX_LINE_BYTES = 64 << 20
+PROGRESS_EVERY_SECONDS = 2.0
+# a file is refused (not quarantined line by line) when more than max_reject_fraction of its
+# lines, and more than this many, are broken: a wrong delimiter or encoding, not dirt
+MIN_REJECTS_TO_REFUSE = 50
+
+
+@dataclass
+class IngestResult:
+    ds: str
+    source_file: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+    source_sha256: str = ""
+    rejects_by_reason: Counter[str] = field(default_factory=Counter)
+    lake_uri: str = ""
+    load_id: int | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds else 0.0
+
+
+def validate_ds(ds: str) -> str:
+    try:
+        parsed = dt.date.fromisoformat(ds)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.isoformat() != ds:
+        raise LoaderError(f"--ds {ds!r} is not a day: use YYYY-MM-DD, e.g. 2026-11-20")
+    return ds
+
+
+def ingest_interactions(
+    path: Path,
+    ds: str,
+    *,
+    lake: Lake,
+    warehouse_target: PostgresTarget | None,
+    raw_schema: str = "raw",
+    max_reject_fraction: float = 0.10,
+) -> IngestResult:
+    """Land ``path`` as day ``ds`` in the lake and (unless ``warehouse_target`` is None) in
+    ``raw.user_interactions``; return the counts."""
+    validate_ds(ds)
+    path = Path(path)
+    started_at = dt.datetime.now(dt.UTC)
+    start = time.monotonic()
+    try:
+        source = path.open("rb")
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: no such file; pass the day's CSV with --file") from None
+    except IsADirectoryError:
+        raise BadInputError(f"{path} is a folder; pass the day's CSV file with --file") from None
+    result = IngestResult(ds=ds, source_file=str(path.resolve()))
+    checksum = hashlib.sha256()
+    with source:
+        header = _read_header(source, path, checksum, result)
+        conn = warehouse.connect(warehouse_target) if warehouse_target else None
+        try:
+            _land_and_load(source, path, header, lake, conn, raw_schema, checksum, result,
+                           max_reject_fraction, started_at, start)  # fmt: skip
+        finally:
+            if conn is not None:
+                conn.close()
+    result.seconds = time.monotonic() - start
+    _log_progress(result, result.seconds, done=True)
+    return result
+
+
+def _read_header(source: BinaryIO, path: Path, checksum: hashlib._Hash, result: IngestResult) -> list[str]:
+    first = source.readline(MAX_LINE_BYTES)
+    if not first:
+        raise BadInputError(f"{path} is empty: expected a header line {','.join(COLUMNS)} followed by rows")
+    checksum.update(first)
+    result.bytes_read += len(first)
+    try:
+        text = first.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise BadInputError(f"{path} line 1: the header is not UTF-8 text") from None
+    names = [name.strip().lower() for name in next(csv.reader([text]), [])]
+    if sorted(names) != sorted(COLUMNS):
+        missing = [c for c in COLUMNS if c not in names]
+        extra = [n for n in names if n not in COLUMNS]
+        problems = [
+            f"missing {', '.join(missing)}" if missing else "",
+            f"unexpected {', '.join(extra)}" if extra else "",
+            "a column appears twice" if len(names) != len(set(names)) else "",
+        ]
+        raise BadInputError(
+            f"{path} line 1: header is {text[:200]!r} ({'; '.join(p for p in problems if p)}); "
+            f"expected the columns {','.join(COLUMNS)} (in any order)"
+        )
+    return names
+
+
+def _land_and_load(
+    source: BinaryIO,
+    path: Path,
+    header: list[str],
+    lake: Lake,
+    conn: psycopg.Connection | None,
+    schema: str,
+    checksum: hashlib._Hash,
+    result: IngestResult,
+    max_reject_fraction: float,
+    started_at: dt.datetime,
+    start: float,
+) -> None:
+    prefix = day_prefix(SOURCE, TABLE, result.ds)
+    rejects: list[Reject] = []
+    with lake.write_day(prefix) as day:
+        part = _GzipPart(day, "part-00000.csv.gz")
+        try:
+            part.write((",".join(header) + "\n").encode())
+            if conn is None:
+                _stream_blocks(source, path, checksum, result, rejects, [part.write], start)
+            else:
+                warehouse.ensure_raw_schema(conn, schema)
+                warehouse.lock_day(conn, TABLE, result.ds)
+                result.load_id = warehouse.begin_audit(conn, schema)
+                target = warehouse.create_day_partition(
+                    conn, schema, TABLE, result.ds, result.source_file, result.load_id
+                )
+                statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(
+                    target, sql.SQL(", ").join(map(sql.Identifier, header))
+                )
+                cursor = conn.cursor()
+                with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+                    _stream_blocks(source, path, checksum, result, rejects, [part.write, copy.write], start)
+            part_info = part.close()
+            result.rows_rejected = len(rejects)
+            result.rows_read = result.rows_loaded + result.rows_rejected
+            result.source_sha256 = checksum.hexdigest()
+            result.rejects_by_reason = Counter(r.reason.split(":")[0] for r in rejects)
+            if result.rows_rejected > max(max_reject_fraction * result.rows_read, MIN_REJECTS_TO_REFUSE):
+                first = rejects[0]
+                raise BadInputError(
+                    f"{path}: {result.rows_rejected:,} of {result.rows_read:,} lines are broken "
+                    f"(limit {max_reject_fraction:.0%}), first at line {first.line_number}: "
+                    f"{first.reason}; fix the file (delimiter? encoding?) and load it again"
+                )
+            rejects_info = _write_rejects_file(day, rejects)
+            day.write_json(MANIFEST, _manifest(result, header, part_info, rejects_info, path))
+            if conn is not None:
+                _finish_warehouse_load(conn, schema, result, rejects, started_at, start)
+        except BaseException as err:
+            part.abort()
+            if conn is not None:
+                conn.rollback()
+            if isinstance(err, psycopg.Error):
+                raise LoaderError(
+                    f"loading {path} into the warehouse failed ({str(err).strip().splitlines()[0]}); "
+                    "nothing was changed"
+                ) from err
+            raise
+    # the lake day is published (the with-block above); now the warehouse day becomes visible
+    result.lake_uri = lake.uri(prefix)
+    if conn is not None:
+        conn.commit()
+        conn.execute(
+            sql.SQL("analyze {}").format(sql.Identifier(schema, warehouse.partition_name(TABLE, result.ds)))
+        )
+        conn.commit()
+
+
+def _stream_blocks(
+    source: BinaryIO,
+    path: Path,
+    checksum: hashlib._Hash,
+    result: IngestResult,
+    rejects: list[Reject],
+    sinks: list,
+    start: float,
+) -> None:
+    """Read the rest of the file in blocks of whole lines; send the good lines to every sink."""
+    validator = BlockValidator(len(COLUMNS))
+    line_number = 2  # the header is line 1
+    carry = b""
+    last_report = time.monotonic()
+    while data := source.read(BLOCK_SIZE):
+        checksum.update(data)
+        result.bytes_read += len(data)
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry += data
+            if len(carry) > MAX_LINE_BYTES:
+                raise BadInputError(
+                    f"{path} line {line_number}: longer than {MAX_LINE_BYTES >> 20} MiB with no "
+                    "line break; this is not a line-delimited CSV"
+                )
+            continue
+        block = carry + data[: cut + 1] if carry else data[: cut + 1]
+        carry = data[cut + 1 :]
+        line_number = _handle_block(block, line_number, validator, sinks, rejects, result)
+        now = time.monotonic()
+        if now - last_report >= PROGRESS_EVERY_SECONDS:
+            last_report = now
+            _log_progress(result, now - start)
+    if carry:  # the last line had no final newline
+        _handle_block(carry + b"\n", line_number, validator, sinks, rejects, result)
+
+
+def _handle_block(
+    block: bytes,
+    line_number: int,
+    validator: BlockValidator,
+    sinks: list,
+    rejects: list[Reject],
+    result: IngestResult,
+) -> int:
+    if b"\r\n" in block:
+        block = block.replace(b"\r\n", b"\n")
+    checked = validator.validate(block, line_number)
+    if checked.good:
+        for sink in sinks:
+            sink(checked.good)
+    rejects.extend(checked.rejects)
+    result.rows_loaded += checked.good_lines
+    return line_number + checked.lines
+
+
+def _finish_warehouse_load(
+    conn: psycopg.Connection,
+    schema: str,
+    result: IngestResult,
+    rejects: list[Reject],
+    started_at: dt.datetime,
+    start: float,
+) -> None:
+    assert result.load_id is not None
+    copied = conn.execute(
+        sql.SQL("select count(*) from {}").format(
+            sql.Identifier(schema, warehouse.partition_name(TABLE, result.ds) + "__loading")
+        )
+    ).fetchone()
+    if copied is None or copied[0] != result.rows_loaded:
+        raise LoaderError(
+            f"the warehouse received {copied[0] if copied else 0:,} rows but {result.rows_loaded:,} "
+            "were sent; nothing was changed. Please report this file"
+        )
+    warehouse.swap_in_day_partition(conn, schema, TABLE, result.ds)
+    conn.execute(
+        sql.SQL("delete from {} where _ds = %s").format(sql.Identifier(schema, f"{TABLE}_rejects")),
+        (result.ds,),
+    )
+    with conn.cursor().copy(
+        sql.SQL("copy {} (_ds, _source_file, _load_id, line_number, raw_line, reason) from stdin").format(
+            sql.Identifier(schema, f"{TABLE}_rejects")
+        )
+    ) as copy:
+        for reject in rejects:
+            copy.write_row(
+                (result.ds, result.source_file, result.load_id, reject.line_number,
+                 reject_text(reject.raw), reject.reason)
+            )  # fmt: skip
+    warehouse.write_audit(
+        conn,
+        schema,
+        result.load_id,
+        warehouse.AuditRow(
+            source=SOURCE,
+            table_name=TABLE,
+            ds=result.ds,
+            source_file=result.source_file,
+            source_sha256=result.source_sha256,
+            rows_read=result.rows_read,
+            rows_loaded=result.rows_loaded,
+            rows_rejected=result.rows_rejected,
+            bytes_read=result.bytes_read,
+            seconds=time.monotonic() - start,
+            started_at=started_at,
+        ),
+    )
+
+
+def _write_rejects_file(day: DayWriter, rejects: list[Reject]) -> dict:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("line_number", "reason", "raw_line"))
+    for reject in rejects:
+        writer.writerow((reject.line_number, reject.reason, reject_text(reject.raw)))
+    data = zlib.compress(buffer.getvalue().encode(), level=6, wbits=31)
+    with day.open("rejects.csv.gz") as f:
+        f.write(data)
+    return {
+        "key": "rejects.csv.gz",
+        "rows": len(rejects),
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def _manifest(result: IngestResult, header: list[str], part: dict, rejects: dict, path: Path) -> dict:
+    return {
+        "source": SOURCE,
+        "table": TABLE,
+        "ds": result.ds,
+        "source_file": result.source_file,
+        "source_name": path.name,
+        "source_bytes": result.bytes_read,
+        "source_sha256": result.source_sha256,
+        "format": "csv.gz",
+        "csv": {"header": True, "delimiter": ",", "quote": '"', "encoding": "utf-8"},
+        "columns": [{"name": name, "type": "text"} for name in header],
+        "parts": [part],
+        "rejects": {**rejects, "by_reason": dict(result.rejects_by_reason)},
+        "rows_read": result.rows_read,
+        "rows_valid": result.rows_loaded,
+        "rows_rejected": result.rows_rejected,
+        "landed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _log_progress(result: IngestResult, seconds: float, done: bool = False) -> None:
+    rows = result.rows_loaded + (result.rows_rejected or 0)
+    rate = rows / seconds if seconds else 0.0
+    mbps = result.bytes_read / 1e6 / seconds if seconds else 0.0
+    if done:
+        log.info(
+            "%s %s: %s rows read, %s loaded, %s rejected in %.2fs (%s rows/s, %.0f MB/s)",
+            TABLE, result.ds, f"{result.rows_read:,}", f"{result.rows_loaded:,}",
+            f"{result.rows_rejected:,}", seconds, f"{rate:,.0f}", mbps,
+        )  # fmt: skip
+    else:
+        log.info(
+            "%s %s: %s rows so far (%s rows/s, %.0f MB/s)",
+            TABLE,
+            result.ds,
+            f"{rows:,}",
+            f"{rate:,.0f}",
+            mbps,
+        )
+
+
+class _GzipPart:
+    """A gzip file written on a background thread (zlib releases the GIL while it works)."""
+
+    def __init__(self, day: DayWriter, name: str) -> None:
+        self.name = name
+        self._file = day.open(name)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+        self._sha = hashlib.sha256()
+        self._bytes = 0
+        self._rows = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"gzip-{name}", daemon=True)
+        self._thread.start()
+
+    def write(self, data: bytes) -> None:
+        if self._error:
+            raise LoaderError(f"writing the lake file {self.name} failed: {self._error}")
+        self._rows += data.count(b"\n")
+        self._queue.put(data)
+
+    def _run(self) -> None:
+        try:
+            while (data := self._queue.get()) is not None:
+                self._emit(self._compressor.compress(data))
+            self._emit(self._compressor.flush())
+        except BaseException as err:  # reported by write()/close()
+            self._error = err
+            while self._queue.get() is not None:
+                pass
+
+    def _emit(self, chunk: bytes) -> None:
+        if chunk:
+            self._file.write(chunk)
+            self._sha.update(chunk)
+            self._bytes += len(chunk)
+
+    def close(self) -> dict:
+        self._queue.put(None)
+        self._thread.join()
+        self._file.close()
+        if self._error:
+            raise LoaderError(f"writing the lake file {self.name} failed: {self._error}")
+        return {
+            "key": self.name,
+            "rows": self._rows - 1,
+            "bytes": self._bytes,
+            "sha256": self._sha.hexdigest(),
+        }
+
+    def abort(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._file.close()

@@ -1,0 +1,264 @@
+"""The embedded local PostgreSQL: no system install, no Docker.
+
+It runs the PostgreSQL 16 binaries shipped inside the ``pgserver`` wheel, keeps its data under
+``.local/pg/``, listens on TCP ``127.0.0.1:55432`` only (Cosmos' asset URIs need a host), and holds
+two databases: ``shop`` (the source system) and ``warehouse``. ``up`` reuses a running server, so
+it is cheap to call before every command; the server keeps running until ``down``.
+
+PostgreSQL refuses to run as root; when we are root it runs as a ``pgserver`` system user, as
+the wheel itself does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import stat
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from loaders.config import Settings
+from loaders.errors import LoaderError
+
+log = logging.getLogger(__name__)
+
+SYSTEM_USER = "pgserver"
+SUPERUSER = "postgres"
+# Settings for a disposable development server: commits are not flushed one by one (a crash loses
+# the last moments, never consistency) and COPY into a table created in the same transaction
+# skips the WAL.
+SERVER_OPTIONS = {
+    "listen_addresses": None,  # filled from settings
+    "port": None,
+    "unix_socket_directories": "''",
+    "synchronous_commit": "off",
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+    "max_connections": "200",
+    "shared_buffers": "256MB",
+    "log_min_messages": "warning",
+}
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    pid: int | None
+    port: int | None
+    data_dir: Path
+
+
+def bin_dir() -> Path:
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise LoaderError("the pgserver package is not installed; run `make setup` first")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def psql_path() -> Path:
+    return bin_dir() / "psql"
+
+
+def status(settings: Settings) -> ServerStatus:
+    data_dir = settings.local_pg_dir / "data"
+    pid_file = data_dir / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+    except (FileNotFoundError, PermissionError, IndexError, ValueError):
+        return ServerStatus(False, None, None, data_dir)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return ServerStatus(False, None, None, data_dir)
+    except PermissionError:
+        pass  # alive, owned by another user
+    return ServerStatus(True, pid, port, data_dir)
+
+
+def up(settings: Settings) -> ServerStatus:
+    """Initialise (first time), start (if stopped) and provision the local server. Idempotent."""
+    data_dir = settings.local_pg_dir / "data"
+    current = status(settings)
+    if current.running:
+        if current.port != settings.local_pg_port:
+            raise LoaderError(
+                f"the local PostgreSQL in {data_dir} already runs on port {current.port}, not "
+                f"{settings.local_pg_port}; run `make down` or set LOCAL_PG_PORT={current.port}"
+            )
+        log.info("local PostgreSQL already running (pid %s, port %s)", current.pid, current.port)
+    else:
+        _init_if_needed(settings)
+        _start(settings)
+        current = status(settings)
+    _provision(settings)
+    return current
+
+
+def down(settings: Settings) -> bool:
+    """Stop the local server. Returns False when it was not running."""
+    current = status(settings)
+    if not current.running:
+        return False
+    _run_pg(["pg_ctl", "-D", str(current.data_dir), "-m", "fast", "-w", "-t", "60", "stop"])
+    log.info("local PostgreSQL stopped (pid %s)", current.pid)
+    return True
+
+
+def superuser_password(settings: Settings) -> str:
+    return (settings.local_pg_dir / "superuser-password").read_text().strip()
+
+
+def superuser_conninfo(settings: Settings, dbname: str = "postgres") -> str:
+    return psycopg.conninfo.make_conninfo(
+        host=settings.local_pg_host,
+        port=str(settings.local_pg_port),
+        user=SUPERUSER,
+        password=superuser_password(settings),
+        dbname=dbname,
+        connect_timeout="10",
+    )
+
+
+# --- internals -------------------------------------------------------------------------------
+
+
+def _system_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True)
+    return SYSTEM_USER
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the server's system user reach ``path`` (adds o+x to each parent folder)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+
+
+def _run_pg(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    exe = bin_dir() / args[0]
+    user = _system_user()
+    try:
+        return subprocess.run(
+            [str(exe), *args[1:]],
+            check=True,
+            capture_output=True,
+            text=True,
+            # the server's own user and group only: keeping root's group would make folders
+            # with an empty group mode unreadable to it
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
+            cwd="/",
+            **kwargs,  # type: ignore[arg-type]
+        )
+    except subprocess.CalledProcessError as err:
+        raise LoaderError(f"{args[0]} failed: {(err.stderr or err.stdout).strip()}") from None
+
+
+def _init_if_needed(settings: Settings) -> None:
+    pg_dir = settings.local_pg_dir
+    data_dir = pg_dir / "data"
+    if (data_dir / "PG_VERSION").exists():
+        return
+    log.info("initialising a new PostgreSQL data folder in %s", data_dir)
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(mode=0o700)
+    password_file = pg_dir / "superuser-password"
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(24) + "\n")
+        password_file.chmod(0o600)
+    # initdb reads the password from a file the server's user can read; removed right after.
+    pwfile = pg_dir / ".initdb-pw"
+    pwfile.write_text(superuser_password(settings) + "\n")
+    user = _system_user()
+    if user:
+        _make_traversable(pg_dir)
+        ids = pwd.getpwnam(user)
+        for path in (data_dir, pwfile):
+            os.chown(path, ids.pw_uid, ids.pw_gid)
+    try:
+        _run_pg(
+            [
+                "initdb",
+                "-D", str(data_dir),
+                "-U", SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=scram-sha-256",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-instructions",
+            ]
+        )  # fmt: skip
+    finally:
+        pwfile.unlink(missing_ok=True)
+
+
+def _start(settings: Settings) -> None:
+    pg_dir = settings.local_pg_dir
+    data_dir = pg_dir / "data"
+    log_file = pg_dir / "postgres.log"
+    options = dict(SERVER_OPTIONS)
+    options["listen_addresses"] = settings.local_pg_host
+    options["port"] = str(settings.local_pg_port)
+    opts = " ".join(f"-c {k}={v}" for k, v in options.items())
+    user = _system_user()
+    if user:
+        _make_traversable(pg_dir)
+        log_file.touch()
+        ids = pwd.getpwnam(user)
+        os.chown(log_file, ids.pw_uid, ids.pw_gid)
+    started = time.monotonic()
+    try:
+        _run_pg(["pg_ctl", "-D", str(data_dir), "-l", str(log_file), "-w", "-t", "60", "-o", opts, "start"])
+    except LoaderError:
+        tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-5:])
+        raise LoaderError(
+            f"could not start the local PostgreSQL on {settings.local_pg_host}:"
+            f"{settings.local_pg_port} (is the port taken? set LOCAL_PG_PORT). Server log says:\n{tail}"
+        ) from None
+    log.info(
+        "local PostgreSQL started on %s:%s in %.1fs",
+        settings.local_pg_host,
+        settings.local_pg_port,
+        time.monotonic() - started,
+    )
+
+
+def _provision(settings: Settings) -> None:
+    """Create the login roles and the two databases when they are missing."""
+    with psycopg.connect(superuser_conninfo(settings), autocommit=True) as conn:
+        for target in (settings.warehouse, settings.shop):
+            exists = conn.execute("select 1 from pg_roles where rolname = %s", (target.user,)).fetchone()
+            verb = "alter" if exists else "create"
+            conn.execute(
+                sql.SQL("{} role {} login createrole password {}").format(
+                    sql.SQL(verb), sql.Identifier(target.user), sql.Literal(target.password)
+                )
+            )
+        for target in (settings.shop, settings.warehouse):
+            if not conn.execute("select 1 from pg_database where datname = %s", (target.dbname,)).fetchone():
+                conn.execute(
+                    sql.SQL("create database {} owner {}").format(
+                        sql.Identifier(target.dbname), sql.Identifier(target.user)
+                    )
+                )
+                log.info("created database %s", target.dbname)

@@ -1,0 +1,93 @@
+"""A short account of a day after a run: rows per layer, rejects and why, where things are."""
+
+from __future__ import annotations
+
+import psycopg
+
+from loaders import local_stack, warehouse
+from loaders.config import Settings
+from loaders.lake import day_prefix
+
+LAYERS = (
+    ("raw", "raw.user_interactions", "_ds"),
+    ("raw rejects (loader)", "raw.user_interactions_rejects", "_ds"),
+    ("staging", "staging.stg_interactions__user_interactions", "_ds"),
+    ("staging rejects (dbt)", "staging.stg_interactions__user_interaction_rejects", "_ds"),
+    ("marts.fct_interactions", "marts.fct_interactions", "_ds"),
+    ("marts.fct_user_product_interactions", "marts.fct_user_product_interactions", None),
+)
+
+
+def collect(conn: psycopg.Connection, ds: str) -> dict[str, object]:
+    """Counts for day ``ds`` (tables without a day column: all rows). Missing tables give None."""
+    counts: dict[str, int | None] = {}
+    for label, table, day_column in LAYERS:
+        where = f" where {day_column} = %s" if day_column else ""
+        try:
+            with conn.transaction():
+                row = conn.execute(f"select count(*) from {table}{where}", (ds,) if where else ()).fetchone()
+            counts[label] = int(row[0]) if row else 0
+        except psycopg.errors.UndefinedTable:
+            counts[label] = None
+    reasons: dict[str, list[tuple[str, int]]] = {}
+    for label, query in (
+        (
+            "the loader (structure)",
+            "select split_part(reason, ':', 1), count(*) from raw.user_interactions_rejects "
+            "where _ds = %s group by 1 order by 2 desc, 1",
+        ),
+        (
+            "dbt staging (values)",
+            "select rejection_reason, count(*) from staging.stg_interactions__user_interaction_rejects "
+            "where _ds = %s group by 1 order by 2 desc, 1",
+        ),
+    ):
+        try:
+            with conn.transaction():
+                reasons[label] = [(r, int(n)) for r, n in conn.execute(query, (ds,)).fetchall()]
+        except psycopg.errors.UndefinedTable:
+            reasons[label] = []
+    audit = None
+    try:
+        with conn.transaction():
+            audit = conn.execute(
+                "select rows_read, rows_loaded, rows_rejected, seconds from raw.load_audit "
+                "where table_name = 'user_interactions' and ds = %s order by load_id desc limit 1",
+                (ds,),
+            ).fetchone()
+    except psycopg.errors.UndefinedTable:
+        pass
+    return {"counts": counts, "reasons": reasons, "audit": audit}
+
+
+def print_summary(settings: Settings, ds: str) -> None:
+    with warehouse.connect(settings.warehouse) as conn:
+        facts = collect(conn, ds)
+    counts: dict[str, int | None] = facts["counts"]  # type: ignore[assignment]
+    reasons: dict[str, list[tuple[str, int]]] = facts["reasons"]  # type: ignore[assignment]
+    print(f"\n== {ds}: rows per layer ({settings.warehouse.describe()})")
+    if facts["audit"]:
+        read, loaded, rejected, seconds = facts["audit"]
+        print(
+            f"  CSV lines read            {read:>10,}  (= {loaded:,} loaded + {rejected:,} rejected, {seconds}s)"
+        )
+    for label, _table, _day in LAYERS:
+        value = counts[label]
+        print(f"  {label:<36}{'(not built)' if value is None else f'{value:>10,}'}")
+    for who, rows in reasons.items():
+        if rows:
+            text = ", ".join(f"{reason} {n:,}" for reason, n in rows)
+            print(f"  rejected by {who}: {text}")
+    lake_day = settings.lake_url.rstrip("/") + "/" + day_prefix("interactions", "user_interactions", ds)
+    docs = settings.dbt_project_dir / "target" / "index.html"
+    psql = local_stack.psql_path()
+    print("\n== where things are")
+    print(f"  lake       {lake_day}/  (part-*.csv.gz, rejects.csv.gz, _manifest.json)")
+    print(f"  dbt docs   {docs if docs.exists() else '(run `make docs`)'}")
+    print(f"  warehouse  {psql} '{settings.warehouse.url()}'")
+    print(
+        "             e.g. select * from marts.fct_user_product_interactions order by interaction_count desc limit 10;"
+    )
+    print(
+        "  dbt        source .venv/bin/activate && dbt build --project-dir dbt_project --profiles-dir dbt_project"
+    )

@@ -1,0 +1,188 @@
+"""The warehouse's raw schema on PostgreSQL: tables, the day-partition swap, the load audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from loaders.config import PostgresTarget
+from loaders.errors import UnreachableError
+
+log = logging.getLogger(__name__)
+
+LINEAGE_COLUMNS = ("_ds", "_source_file", "_load_id", "_loaded_at")
+
+RAW_DDL = """
+create schema if not exists {schema};
+
+create table if not exists {schema}.load_audit (
+    load_id        bigint generated always as identity primary key,
+    source         text not null,
+    table_name     text not null,
+    ds             date not null,
+    source_file    text not null,
+    source_sha256  text,
+    rows_read      bigint not null,
+    rows_loaded    bigint not null,
+    rows_rejected  bigint not null,
+    bytes_read     bigint not null,
+    seconds        numeric(12, 3) not null,
+    started_at     timestamptz not null,
+    finished_at    timestamptz not null default clock_timestamp(),
+    loaded_by      text not null default current_user,
+    constraint every_row_accounted_for check (rows_read = rows_loaded + rows_rejected)
+);
+create index if not exists load_audit_table_ds on {schema}.load_audit (table_name, ds);
+
+create table if not exists {schema}.user_interactions (
+    interaction_id  text,
+    user_id         text,
+    product_id      text,
+    action          text,
+    "timestamp"     text,
+    _ds             date not null,
+    _source_file    text not null,
+    _load_id        bigint not null,
+    _loaded_at      timestamptz not null default now()
+) partition by list (_ds);
+
+create table if not exists {schema}.user_interactions_rejects (
+    _ds           date not null,
+    _source_file  text not null,
+    _load_id      bigint not null,
+    line_number   bigint not null,
+    raw_line      text not null,
+    reason        text not null,
+    _loaded_at    timestamptz not null default now()
+);
+create index if not exists user_interactions_rejects_ds on {schema}.user_interactions_rejects (_ds);
+"""
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    source: str
+    table_name: str
+    ds: str
+    source_file: str
+    source_sha256: str | None
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    bytes_read: int
+    seconds: float
+    started_at: dt.datetime
+
+
+def connect(target: PostgresTarget, what: str = "warehouse") -> psycopg.Connection:
+    try:
+        return psycopg.connect(target.conninfo())
+    except psycopg.OperationalError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UnreachableError(
+            f"cannot reach the {what} database at {target.describe()} ({first}); start it with "
+            f"`make up` or check the {what.upper()}_* environment variables"
+        ) from None
+
+
+def ensure_raw_schema(conn: psycopg.Connection, schema: str = "raw") -> None:
+    # serialise concurrent first runs: "create ... if not exists" is not race-free on its own
+    conn.execute("select pg_advisory_xact_lock(hashtext('loaders.ensure_raw_schema'))")
+    conn.execute(sql.SQL(RAW_DDL).format(schema=sql.Identifier(schema)))  # type: ignore[arg-type]
+
+
+def lock_day(conn: psycopg.Connection, table: str, ds: str) -> None:
+    """One load of a (table, day) at a time; released at commit or rollback."""
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"load:{table}:{ds}",))
+
+
+def begin_audit(conn: psycopg.Connection, schema: str) -> int:
+    """Reserve a load_id for this load (the audit row itself is written at the end)."""
+    row = conn.execute(
+        sql.SQL("select nextval(pg_get_serial_sequence({}, 'load_id'))").format(
+            sql.Literal(f"{schema}.load_audit")
+        )
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def write_audit(conn: psycopg.Connection, schema: str, load_id: int, audit: AuditRow) -> None:
+    conn.execute(
+        sql.SQL(
+            """
+            insert into {}.load_audit (
+                load_id, source, table_name, ds, source_file, source_sha256,
+                rows_read, rows_loaded, rows_rejected, bytes_read, seconds, started_at
+            ) overriding system value
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            """
+        ).format(sql.Identifier(schema)),
+        (
+            load_id, audit.source, audit.table_name, audit.ds, audit.source_file,
+            audit.source_sha256, audit.rows_read, audit.rows_loaded, audit.rows_rejected,
+            audit.bytes_read, round(audit.seconds, 3), audit.started_at,
+        ),
+    )  # fmt: skip
+
+
+def partition_name(table: str, ds: str) -> str:
+    return f"{table}__{ds.replace('-', '')}"
+
+
+def create_day_partition(
+    conn: psycopg.Connection, schema: str, table: str, ds: str, source_file: str, load_id: int
+) -> sql.Composed:
+    """Create an empty stand-in for the day's partition; rows COPY'd into it get the lineage
+    columns from its defaults. Returns the qualified name to COPY into."""
+    new = sql.Identifier(schema, partition_name(table, ds) + "__loading")
+    conn.execute(sql.SQL("drop table if exists {}").format(new))
+    conn.execute(
+        sql.SQL(
+            """
+            create table {new} (like {parent} including defaults);
+            alter table {new}
+                alter column _ds set default {ds},
+                alter column _source_file set default {source_file},
+                alter column _load_id set default {load_id},
+                add constraint {check} check (_ds = {ds});
+            """
+        ).format(
+            new=new,
+            parent=sql.Identifier(schema, table),
+            ds=sql.Literal(ds),
+            source_file=sql.Literal(source_file),
+            load_id=sql.Literal(load_id),
+            check=sql.Identifier(f"{partition_name(table, ds)}_ds"),
+        )
+    )
+    return new
+
+
+def swap_in_day_partition(conn: psycopg.Connection, schema: str, table: str, ds: str) -> None:
+    """Replace the day's partition by the freshly loaded one, inside the load's transaction."""
+    final = partition_name(table, ds)
+    loading = sql.Identifier(schema, final + "__loading")
+    conn.execute(
+        sql.SQL(
+            """
+            alter table {loading}
+                alter column _ds drop default,
+                alter column _source_file drop default,
+                alter column _load_id drop default;
+            drop table if exists {final};
+            alter table {loading} rename to {final_name};
+            alter table {parent} attach partition {final} for values in ({ds});
+            """
+        ).format(
+            loading=loading,
+            final=sql.Identifier(schema, final),
+            final_name=sql.Identifier(final),
+            parent=sql.Identifier(schema, table),
+            ds=sql.Literal(ds),
+        )
+    )

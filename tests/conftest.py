@@ -1,0 +1,142 @@
+"""Shared fixtures: a real PostgreSQL server for the whole session, fresh databases per test.
+
+The server is the project's own embedded PostgreSQL (``loaders.local_stack``), started in a
+temporary folder on a free port so the suite never touches a developer's ``make run`` stack,
+and stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from loaders import local_stack
+from loaders.config import Settings
+from loaders.lake import Lake
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings whose local stack is a PostgreSQL server private to this test session."""
+    local_dir = tmp_path_factory.mktemp("local")
+    port = free_port()
+    env = {
+        "PIPELINE_LOCAL_DIR": str(local_dir),
+        "LOCAL_PG_PORT": str(port),
+        "LAKE_URL": (local_dir / "lake").as_uri(),
+        "INTERACTIONS_DROP_DIR": str(local_dir / "drop"),
+    }
+    settings = Settings.from_env(env)
+    local_stack.up(settings)
+    try:
+        yield settings
+    finally:
+        local_stack.down(settings)
+
+
+@contextmanager
+def fresh_warehouse(pg_settings: Settings, folder: Path) -> Iterator[Settings]:
+    """Settings with a new, empty warehouse database and lake folder; dropped afterwards."""
+    dbname = f"wh_{uuid.uuid4().hex[:10]}"
+    admin = local_stack.superuser_conninfo(pg_settings)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("create database {} owner {}").format(
+                sql.Identifier(dbname), sql.Identifier(pg_settings.warehouse.user)
+            )
+        )
+    try:
+        yield pg_settings.with_overrides(
+            warehouse=replace(pg_settings.warehouse, dbname=dbname),
+            lake_url=(folder / "lake").as_uri(),
+            interactions_drop_dir=folder / "drop",
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+
+
+@pytest.fixture
+def settings(pg_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """Settings with a fresh, empty warehouse database and lake folder for one test."""
+    with fresh_warehouse(pg_settings, tmp_path) as fresh:
+        yield fresh
+
+
+@pytest.fixture
+def lake(settings: Settings) -> Lake:
+    return Lake.from_url(settings.lake_url)
+
+
+@pytest.fixture
+def wh(settings: Settings) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the test's warehouse database."""
+    with psycopg.connect(settings.warehouse.conninfo(), autocommit=True) as conn:
+        yield conn
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a subprocess (dbt, airflow, python -m loaders) needs to use ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAREHOUSE_", "SHOP_", "AIRFLOW_"))}
+    env.update(
+        {
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONPATH": str(PROJECT_DIR),
+            "PIPELINE_LOCAL_DIR": str(settings.local_dir),
+            "LOCAL_PG_PORT": str(settings.local_pg_port),
+            "WAREHOUSE_PORT": str(settings.warehouse.port),
+            "WAREHOUSE_DBNAME": settings.warehouse.dbname,
+            "SHOP_PORT": str(settings.shop.port),
+            "SHOP_DBNAME": settings.shop.dbname,
+            "LAKE_URL": settings.lake_url,
+            "INTERACTIONS_DROP_DIR": str(settings.interactions_drop_dir),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def run_dbt(
+    settings: Settings, tmp_path: Path, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the real dbt CLI against the test warehouse, with artifacts in ``tmp_path``."""
+    result = subprocess.run(
+        [
+            str(BIN / "dbt"), "--no-use-colors", *args,
+            "--project-dir", str(PROJECT_DIR / "dbt_project"),
+            "--profiles-dir", str(PROJECT_DIR / "dbt_project"),
+            "--target-path", str(tmp_path / "dbt_target"),
+            "--log-path", str(tmp_path / "dbt_logs"),
+        ],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+        )
+    return result

@@ -1,0 +1,108 @@
+"""The DAG file: imports cleanly and fast, renders every dbt model with its tests, in order."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_DIR
+
+MANIFEST = PROJECT_DIR / "dbt_project" / "target" / "manifest.json"
+
+INSPECT = r"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+dag = bag.dags.get("etl_pipeline")
+print(json.dumps({
+    "errors": {k: str(v) for k, v in bag.import_errors.items()},
+    "dag_ids": sorted(bag.dags),
+    "schedule": str(dag.schedule) if dag else None,
+    "max_active_runs": dag.max_active_runs if dag else None,
+    "tasks": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} if dag else {},
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def dag_facts(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    if not MANIFEST.exists():
+        pytest.fail("dbt_project/target/manifest.json is missing: run `make manifest` (make test does)")
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "PYTHONPATH": str(PROJECT_DIR),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
+        # nothing may be contacted while the file is parsed: point every service nowhere
+        "WAREHOUSE_HOST": "192.0.2.1",
+        "SHOP_HOST": "192.0.2.1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", INSPECT, str(PROJECT_DIR / "dags")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_dag_file_imports_without_errors(dag_facts: dict) -> None:
+    assert dag_facts["errors"] == {}
+    assert dag_facts["dag_ids"] == ["etl_pipeline"]
+    assert dag_facts["schedule"] == "@daily"
+    assert dag_facts["max_active_runs"] == 1
+
+
+def test_every_dbt_model_is_a_task_with_its_tests_after_it(dag_facts: dict) -> None:
+    tasks = dag_facts["tasks"]
+    manifest = json.loads(MANIFEST.read_text())
+    models = [n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    tested = {
+        manifest["nodes"][parent]["name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "test" and len(n["depends_on"]["nodes"]) == 1
+        for parent in n["depends_on"]["nodes"]
+        if parent.startswith("model.")
+    }
+    assert models, "the manifest has no models"
+    for model in models:
+        assert f"dbt.{model}.run" in tasks, model
+        if model in tested:
+            assert tasks[f"dbt.{model}.test"] == [f"dbt.{model}.run"], model
+
+
+def test_models_run_after_their_parents_tests(dag_facts: dict) -> None:
+    tasks = dag_facts["tasks"]
+    assert (
+        "dbt.stg_interactions__user_interactions.test"
+        in tasks["dbt.int_user_product_interactions_aggregated.run"]
+    )
+    assert (
+        "dbt.base_interactions__user_interactions.test"
+        in tasks["dbt.stg_interactions__user_interactions.run"]
+    )
+
+
+def test_the_day_is_landed_before_any_dbt_task(dag_facts: dict) -> None:
+    tasks = dag_facts["tasks"]
+    assert tasks["land_interactions"] == []
+    roots = [
+        t for t, up in tasks.items() if t.startswith("dbt.") and not any(u.startswith("dbt.") for u in up)
+    ]
+    assert roots
+    assert all("land_interactions" in tasks[t] for t in roots)
+
+
+def test_tests_spanning_several_models_wait_for_all_of_them(dag_facts: dict) -> None:
+    upstream = dag_facts["tasks"]["dbt.assert_interactions_reconcile_with_raw_test"]
+    # after both staging models are built and their own tests have passed
+    assert set(upstream) >= {
+        "dbt.stg_interactions__user_interactions.test",
+        "dbt.stg_interactions__user_interaction_rejects.test",
+    }

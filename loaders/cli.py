@@ -86,6 +86,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     interactions.set_defaults(run=_interactions)
 
+    extract = commands.add_parser(
+        "extract",
+        help="extract shop tables for a day into the lake",
+        description="Extract the shop database's tables for day --ds into the lake "
+        "(raw/shop/<table>/ds=<day>/). Incremental tables take the rows changed that day; "
+        "--full takes every row changed up to the end of the day (a first load).",
+    )
+    extract.add_argument("--table", default="all", help="customers, products, orders, sales or all (default)")
+    extract.add_argument("--ds", required=True, help="the day, YYYY-MM-DD")
+    extract.add_argument("--full", action="store_true", help="all rows up to the end of the day")
+    extract.add_argument("--load", action="store_true", help="also load each extracted day into raw")
+    extract.set_defaults(run=_extract)
+
+    load = commands.add_parser(
+        "load",
+        help="load landed days from the lake into the warehouse's raw schema",
+        description="Load day --ds of a landed table from the lake into raw.<table>, replacing "
+        "the day, with its rejects and an audit row, in one transaction.",
+    )
+    load.add_argument("--source", default="shop", choices=("shop", "interactions"))
+    load.add_argument("--table", default="all", help="a table of the source, or all (default)")
+    load.add_argument("--ds", required=True, help="the day, YYYY-MM-DD")
+    load.set_defaults(run=_load)
+
+    status = commands.add_parser(
+        "status", help="the load audit: per day and table, rows read, loaded, rejected, and when"
+    )
+    status.add_argument("--ds", help="only this day")
+    status.add_argument("--table", help="only this table")
+    status.add_argument("--limit", type=int, default=30, help="latest N loads (default 30)")
+    status.set_defaults(run=_status)
+
     summary = commands.add_parser("summary", help="rows per layer for a day, and where things are")
     summary.add_argument("--ds", required=True)
     summary.set_defaults(run=_summary)
@@ -148,6 +180,56 @@ def _interactions(settings: Settings, args: argparse.Namespace) -> None:
         f"{result.rows_rejected:,} rejected{f' ({reasons})' if reasons else ''}; "
         f"{result.seconds:.2f}s; lake {result.lake_uri}"
     )
+
+
+def _shop_tables(name: str) -> list[str]:
+    from loaders.shop import SHOP_TABLES, table_named
+
+    return list(SHOP_TABLES) if name == "all" else [table_named(name).name]
+
+
+def _extract(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders.interactions import validate_ds
+    from loaders.lake import Lake
+    from loaders.load import load_day
+    from loaders.shop import extract_table, table_named
+
+    ds = validate_ds(args.ds)
+    lake = Lake.from_url(settings.lake_url)
+    for name in _shop_tables(args.table):
+        result = extract_table(settings.shop, lake, table_named(name), ds, full=args.full)
+        print(f"shop.{name} {ds} ({result.mode}): {result.rows:,} rows -> {result.lake_uri}")
+        if args.load:
+            loaded = load_day(lake, settings.warehouse, "shop", name, ds, raw_schema=settings.raw_schema)
+            print(f"raw.{name} {ds}: {loaded.rows_loaded:,} rows loaded")
+
+
+def _load(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders import interactions
+    from loaders.interactions import validate_ds
+    from loaders.lake import Lake
+    from loaders.load import load_day
+
+    ds = validate_ds(args.ds)
+    lake = Lake.from_url(settings.lake_url)
+    if args.source == "shop":
+        tables = _shop_tables(args.table)
+    elif args.table in ("all", interactions.TABLE):
+        tables = [interactions.TABLE]
+    else:
+        raise LoaderError(f"the interactions source has one table, {interactions.TABLE}")
+    for table in tables:
+        result = load_day(lake, settings.warehouse, args.source, table, ds, raw_schema=settings.raw_schema)
+        print(
+            f"raw.{table} {ds}: {result.rows_read:,} read, {result.rows_loaded:,} loaded, "
+            f"{result.rows_rejected:,} rejected; {result.seconds:.2f}s"
+        )
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders.summary import print_status
+
+    print_status(settings, ds=args.ds, table=args.table, limit=args.limit)
 
 
 def _summary(settings: Settings, args: argparse.Namespace) -> None:

@@ -15,8 +15,6 @@ import datetime as dt
 import hashlib
 import io
 import logging
-import queue
-import threading
 import time
 import zlib
 from collections import Counter
@@ -33,6 +31,7 @@ from loaders.config import PostgresTarget
 from loaders.csv_blocks import BlockValidator, Reject, reject_text
 from loaders.errors import BadInputError, LoaderError
 from loaders.lake import MANIFEST, DayWriter, Lake, day_prefix
+from loaders.streams import GzipPart
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,7 @@ def _land_and_load(
     prefix = day_prefix(SOURCE, TABLE, result.ds)
     rejects: list[Reject] = []
     with lake.write_day(prefix) as day:
-        part = _GzipPart(day, "part-00000.csv.gz")
+        part = GzipPart(day, "part-00000.csv.gz")
         try:
             part.write((",".join(header) + "\n").encode())
             if conn is None:
@@ -173,7 +172,7 @@ def _land_and_load(
                 cursor = conn.cursor()
                 with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
                     _stream_blocks(source, path, checksum, result, rejects, [part.write, copy.write], start)
-            part_info = part.close()
+            part_info = {**part.close(), "rows": result.rows_loaded}
             result.rows_rejected = len(rejects)
             result.rows_read = result.rows_loaded + result.rows_rejected
             result.source_sha256 = checksum.hexdigest()
@@ -326,10 +325,11 @@ def _write_rejects_file(day: DayWriter, rejects: list[Reject]) -> dict:
     for reject in rejects:
         writer.writerow((reject.line_number, reject.reason, reject_text(reject.raw)))
     data = zlib.compress(buffer.getvalue().encode(), level=6, wbits=31)
-    with day.open("rejects.csv.gz") as f:
-        f.write(data)
+    writer = day.open("rejects.csv.gz")
+    writer.write(data)
+    writer.close()
     return {
-        "key": "rejects.csv.gz",
+        "key": day.object_name("rejects.csv.gz"),
         "rows": len(rejects),
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
@@ -376,60 +376,3 @@ def _log_progress(result: IngestResult, seconds: float, done: bool = False) -> N
             f"{rate:,.0f}",
             mbps,
         )
-
-
-class _GzipPart:
-    """A gzip file written on a background thread (zlib releases the GIL while it works)."""
-
-    def __init__(self, day: DayWriter, name: str) -> None:
-        self.name = name
-        self._file = day.open(name)
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
-        self._compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
-        self._sha = hashlib.sha256()
-        self._bytes = 0
-        self._rows = 0
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"gzip-{name}", daemon=True)
-        self._thread.start()
-
-    def write(self, data: bytes) -> None:
-        if self._error:
-            raise LoaderError(f"writing the lake file {self.name} failed: {self._error}")
-        self._rows += data.count(b"\n")
-        self._queue.put(data)
-
-    def _run(self) -> None:
-        try:
-            while (data := self._queue.get()) is not None:
-                self._emit(self._compressor.compress(data))
-            self._emit(self._compressor.flush())
-        except BaseException as err:  # reported by write()/close()
-            self._error = err
-            while self._queue.get() is not None:
-                pass
-
-    def _emit(self, chunk: bytes) -> None:
-        if chunk:
-            self._file.write(chunk)
-            self._sha.update(chunk)
-            self._bytes += len(chunk)
-
-    def close(self) -> dict:
-        self._queue.put(None)
-        self._thread.join()
-        self._file.close()
-        if self._error:
-            raise LoaderError(f"writing the lake file {self.name} failed: {self._error}")
-        return {
-            "key": self.name,
-            "rows": self._rows - 1,
-            "bytes": self._bytes,
-            "sha256": self._sha.hexdigest(),
-        }
-
-    def abort(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-        self._file.close()

@@ -1,9 +1,15 @@
 """The lake: where raw files land, laid out as ``raw/<source>/<table>/ds=<YYYY-MM-DD>/``.
 
-``Lake.from_url`` accepts ``file:///path`` (the local default) and gives one interface for
-writing parts, manifests and listing a day. A day is written part by part into a hidden
-staging folder and published by a rename, so a reader never sees half a day, and writing a day
-again replaces it whole.
+``Lake.from_url`` accepts ``file:///path`` (the local default) and ``s3://bucket/prefix`` and
+gives one interface for writing a day's files and reading them back as streams. A day is
+published whole: locally its files are written into a hidden folder renamed into place; on S3
+the ``_manifest.json`` written last is the commit point (it lists the day's objects) and older
+objects of the day are deleted after it. Writing a day again replaces it; readers go by the
+manifest, so they never see half a day.
+
+S3 credentials come from the client passed in (inside Airflow: the Amazon provider's hook for
+an AWS connection) or from the usual AWS environment variables; an S3-compatible endpoint is
+taken from ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``.
 """
 
 from __future__ import annotations
@@ -13,55 +19,107 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
-from loaders.errors import LoaderError
+from loaders.errors import LoaderError, UnreachableError
 
 MANIFEST = "_manifest.json"
+S3_PART_SIZE = 8 << 20  # multipart chunk (S3 requires at least 5 MiB but for the last one)
 
 
 def day_prefix(source: str, table: str, ds: str) -> str:
     return f"raw/{source}/{table}/ds={ds}"
 
 
-class Lake:
-    """A lake rooted in a local folder."""
+class Writable(Protocol):
+    def write(self, data: bytes) -> Any: ...
+    def close(self) -> None: ...
 
-    def __init__(self, root: Path, url: str) -> None:
-        self.root = root
-        self.url = url.rstrip("/")
+
+class Lake:
+    """The interface both kinds of lake implement."""
+
+    url: str
 
     @classmethod
-    def from_url(cls, url: str) -> Lake:
+    def from_url(cls, url: str, s3_client: Any = None) -> Lake:
         parsed = urlparse(url)
+        if parsed.scheme == "s3":
+            if not parsed.netloc:
+                raise LoaderError(f"LAKE_URL={url!r}: name a bucket, e.g. s3://my-bucket/prefix")
+            return S3Lake(parsed.netloc, parsed.path.strip("/"), s3_client)
         if parsed.scheme == "file":
-            root = Path(unquote(parsed.path))
-            root.mkdir(parents=True, exist_ok=True)
-            return cls(root, url)
-        if parsed.scheme in ("", None) and url:
-            root = Path(url).resolve()
-            root.mkdir(parents=True, exist_ok=True)
-            return cls(root, root.as_uri())
-        raise LoaderError(f"LAKE_URL={url!r}: use file:///path/to/folder")
+            return LocalLake(Path(unquote(parsed.path)))
+        if not parsed.scheme and url:
+            return LocalLake(Path(url).resolve())
+        raise LoaderError(f"LAKE_URL={url!r}: use file:///path/to/folder or s3://bucket/prefix")
 
     def uri(self, key: str) -> str:
         return f"{self.url}/{key}"
+
+    def write_day(self, prefix: str) -> Any:  # a context manager yielding a DayWriter
+        raise NotImplementedError
+
+    def open_read(self, key: str) -> BinaryIO:
+        raise NotImplementedError
+
+    def read_manifest(self, prefix: str) -> dict:
+        try:
+            with self.open_read(f"{prefix}/{MANIFEST}") as f:
+                return json.loads(f.read())
+        except FileNotFoundError:
+            raise LoaderError(
+                f"no {MANIFEST} in {self.uri(prefix)}: the day was never landed (or landing was "
+                "interrupted); land it again"
+            ) from None
+        except json.JSONDecodeError as err:
+            raise LoaderError(
+                f"{self.uri(prefix)}/{MANIFEST} is not valid JSON ({err}); land the day again"
+            ) from None
+
+
+class DayWriter:
+    """Collects the files of one day; ``open`` gives a binary writer for one file."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def open(self, name: str) -> Writable:
+        raise NotImplementedError
+
+    def object_name(self, name: str) -> str:
+        """The name ``name`` is stored under inside the day (listed in the manifest)."""
+        return name
+
+    def write_json(self, name: str, document: dict) -> None:
+        writer = self.open(name)
+        writer.write((json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode())
+        writer.close()
+
+
+# --- local folder ----------------------------------------------------------------------------
+
+
+class LocalLake(Lake):
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.url = root.as_uri()
 
     def local_path(self, key: str) -> Path:
         return self.root / key
 
     @contextmanager
     def write_day(self, prefix: str) -> Iterator[DayWriter]:
-        """Write the files of one day; on success they replace the day atomically."""
         final = self.root / prefix
+        final.parent.mkdir(parents=True, exist_ok=True)
         staging = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-        staging.mkdir(parents=True)
-        writer = DayWriter(staging, prefix)
+        staging.mkdir()
         try:
-            yield writer
+            yield _LocalDayWriter(staging, prefix)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -71,36 +129,213 @@ class Lake:
         staging.rename(final)
         shutil.rmtree(old, ignore_errors=True)
 
-    def read_manifest(self, prefix: str) -> dict:
-        path = self.root / prefix / MANIFEST
-        try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            raise LoaderError(
-                f"no {MANIFEST} in {self.uri(prefix)}: the day was never landed (or landing was "
-                "interrupted); land it again"
-            ) from None
-
     def open_read(self, key: str) -> BinaryIO:
         return (self.root / key).open("rb")
 
 
-class DayWriter:
-    """Collects the files of one day in a staging folder."""
-
+class _LocalDayWriter(DayWriter):
     def __init__(self, folder: Path, prefix: str) -> None:
+        super().__init__(prefix)
         self.folder = folder
-        self.prefix = prefix
 
-    def open(self, name: str) -> BinaryIO:
-        return (self.folder / name).open("wb")
+    def open(self, name: str) -> Writable:
+        return _DurableFile(self.folder / name)
 
-    def write_json(self, name: str, document: dict) -> None:
-        path = self.folder / name
-        path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
-        # the manifest is the last thing written: make it durable before the day is published
-        with path.open("rb") as f:
-            os.fsync(f.fileno())
 
-    def key(self, name: str) -> str:
-        return f"{self.prefix}/{name}"
+class _DurableFile:
+    """A file that is flushed to disk when closed (the day is published right after)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("wb")
+
+    def write(self, data: bytes) -> int:
+        return self._file.write(data)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+    def abort(self) -> None:
+        self._file.close()
+
+
+# --- S3 --------------------------------------------------------------------------------------
+
+
+class S3Lake(Lake):
+    def __init__(self, bucket: str, prefix: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self.base = prefix
+        self.url = f"s3://{bucket}" + (f"/{prefix}" if prefix else "")
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            self._client = boto3.client("s3", endpoint_url=endpoint or None)
+        return self._client
+
+    def key(self, key: str) -> str:
+        return f"{self.base}/{key}" if self.base else key
+
+    @contextmanager
+    def write_day(self, prefix: str) -> Iterator[DayWriter]:
+        writer = _S3DayWriter(self, prefix, uuid.uuid4().hex[:8])
+        try:
+            yield writer
+        except BaseException:
+            writer.discard()
+            raise
+        if MANIFEST not in writer.written:
+            writer.discard()
+            raise LoaderError(f"{self.uri(prefix)}: a day must end with its {MANIFEST}")
+        # the manifest is in place: the day is published; remove what it does not list
+        keep = {self.key(f"{prefix}/{name}") for name in writer.written.values()}
+        stale = [k for k in self._list(self.key(prefix) + "/") if k not in keep]
+        self._delete(stale)
+
+    def open_read(self, key: str) -> BinaryIO:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.key(key))["Body"]
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404"):
+                raise FileNotFoundError(self.uri(key)) from None
+            raise _s3_error(err, self.uri(key)) from None
+        except Exception as err:  # endpoint unreachable and the like
+            raise _s3_error(err, self.uri(key)) from None
+
+    def _list(self, prefix: str) -> list[str]:
+        from botocore.exceptions import ClientError
+
+        keys: list[str] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                keys.extend(item["Key"] for item in page.get("Contents", []))
+        except ClientError as err:
+            raise _s3_error(err, f"s3://{self.bucket}/{prefix}") from None
+        return keys
+
+    def _delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch]})
+
+
+class _S3DayWriter(DayWriter):
+    def __init__(self, lake: S3Lake, prefix: str, token: str) -> None:
+        super().__init__(prefix)
+        self.lake = lake
+        self.token = token
+        self.written: dict[str, str] = {}  # logical name -> object name under the prefix
+
+    def object_name(self, name: str) -> str:
+        """Data files get a per-write token so a new day never overwrites the published one."""
+        if name == MANIFEST:
+            return name
+        stem, dot, ext = name.partition(".")
+        return f"{stem}-{self.token}{dot}{ext}"
+
+    def open(self, name: str) -> Writable:
+        object_name = self.object_name(name)
+        self.written[name] = object_name
+        return _S3MultipartWriter(self.lake, self.lake.key(f"{self.prefix}/{object_name}"))
+
+    def discard(self) -> None:
+        keys = [
+            self.lake.key(f"{self.prefix}/{n}") for logical, n in self.written.items() if logical != MANIFEST
+        ]
+        # best effort: objects no manifest lists are removed by the next write of the day anyway
+        with suppress(Exception):
+            self.lake._delete(keys)
+
+
+class _S3MultipartWriter:
+    """Streams an object to S3 in parts, never holding more than one part in memory."""
+
+    def __init__(self, lake: S3Lake, key: str) -> None:
+        self.lake = lake
+        self.key = key
+        self._buffer = bytearray()
+        self._parts: list[dict] = []
+        self._upload_id: str | None = None
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        if len(self._buffer) >= S3_PART_SIZE:
+            self._flush_part()
+        return len(data)
+
+    def _flush_part(self) -> None:
+        from botocore.exceptions import ClientError
+
+        client = self.lake.client
+        try:
+            if self._upload_id is None:
+                self._upload_id = client.create_multipart_upload(Bucket=self.lake.bucket, Key=self.key)[
+                    "UploadId"
+                ]
+            number = len(self._parts) + 1
+            answer = client.upload_part(
+                Bucket=self.lake.bucket, Key=self.key, UploadId=self._upload_id,
+                PartNumber=number, Body=bytes(self._buffer),
+            )  # fmt: skip
+        except ClientError as err:
+            self.abort()
+            raise _s3_error(err, f"s3://{self.lake.bucket}/{self.key}") from None
+        self._parts.append({"ETag": answer["ETag"], "PartNumber": number})
+        self._buffer.clear()
+
+    def close(self) -> None:
+        from botocore.exceptions import ClientError
+
+        client = self.lake.client
+        try:
+            if self._upload_id is None:  # small object: one PUT
+                client.put_object(Bucket=self.lake.bucket, Key=self.key, Body=bytes(self._buffer))
+            else:
+                if self._buffer:
+                    self._flush_part()
+                client.complete_multipart_upload(
+                    Bucket=self.lake.bucket, Key=self.key, UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )  # fmt: skip
+        except ClientError as err:
+            self.abort()
+            raise _s3_error(err, f"s3://{self.lake.bucket}/{self.key}") from None
+        except Exception as err:
+            raise _s3_error(err, f"s3://{self.lake.bucket}/{self.key}") from None
+
+    def abort(self) -> None:
+        if self._upload_id is not None:
+            with suppress(Exception):
+                self.lake.client.abort_multipart_upload(
+                    Bucket=self.lake.bucket, Key=self.key, UploadId=self._upload_id
+                )
+            self._upload_id = None
+
+
+def _s3_error(err: Exception, where: str) -> LoaderError:
+    response = getattr(err, "response", None) or {}
+    code = response.get("Error", {}).get("Code", "")
+    if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        return LoaderError(
+            f"access to {where} denied ({code}); check the AWS credentials (Airflow connection or "
+            "AWS_* variables) and the bucket policy"
+        )
+    if code in ("NoSuchBucket",):
+        return LoaderError(f"{where}: the bucket does not exist; create it or fix LAKE_URL")
+    if code:
+        return LoaderError(f"{where}: S3 answered {code}: {response.get('Error', {}).get('Message', '')}")
+    return UnreachableError(
+        f"cannot reach S3 for {where} ({type(err).__name__}: {err}); check AWS_ENDPOINT_URL_S3 / the network"
+    )

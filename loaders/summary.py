@@ -91,3 +91,48 @@ def print_summary(settings: Settings, ds: str) -> None:
     print(
         "  dbt        source .venv/bin/activate && dbt build --project-dir dbt_project --profiles-dir dbt_project"
     )
+
+
+def print_status(
+    settings: Settings, *, ds: str | None = None, table: str | None = None, limit: int = 30
+) -> None:
+    """The latest loads from raw.load_audit, one line each."""
+    where, params = [], []
+    if ds:
+        where.append("ds = %s")
+        params.append(ds)
+    if table:
+        where.append("table_name = %s")
+        params.append(table)
+    query = (
+        "select ds::text, source, table_name, rows_read, rows_loaded, rows_rejected, "
+        "round(bytes_read / 1e6, 1), seconds, to_char(finished_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS'), load_id "
+        f"from {settings.raw_schema}.load_audit {'where ' + ' and '.join(where) if where else ''} "
+        "order by load_id desc limit %s"
+    )
+    with warehouse.connect(settings.warehouse) as conn:
+        try:
+            rows = conn.execute(query, (*params, limit)).fetchall()
+        except psycopg.errors.UndefinedTable:
+            rows = []
+    if not rows:
+        print(
+            "no loads recorded yet"
+            + (" for that filter" if where else "; run `make run` or `python -m loaders interactions`")
+        )
+        return
+    header = (
+        "day",
+        "source",
+        "table",
+        "read",
+        "loaded",
+        "rejected",
+        "MB",
+        "seconds",
+        "finished (UTC)",
+        "load_id",
+    )
+    print("{:<10}  {:<12}  {:<18}  {:>10}  {:>10}  {:>8}  {:>7}  {:>7}  {:<19}  {:>7}".format(*header))
+    for row in rows:
+        print("{:<10}  {:<12}  {:<18}  {:>10,}  {:>10,}  {:>8,}  {:>7}  {:>7}  {:<19}  {:>7}".format(*row))

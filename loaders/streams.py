@@ -1,0 +1,97 @@
+"""Byte streams between the lake and the databases: gzip out on a thread, verified gunzip in."""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import zlib
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from loaders.errors import BadInputError, LoaderError
+from loaders.lake import DayWriter
+
+READ_CHUNK = 1 << 20
+
+
+class GzipPart:
+    """A gzip file of the lake written on a background thread (zlib releases the GIL), so
+    compressing overlaps with reading and with the database's COPY."""
+
+    def __init__(self, day: DayWriter, name: str, level: int = 1) -> None:
+        self.name = day.object_name(name)
+        self._file = day.open(name)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+        self._sha = hashlib.sha256()
+        self._bytes = 0
+        self.lines = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"gzip-{name}", daemon=True)
+        self._thread.start()
+
+    def write(self, data: bytes) -> None:
+        if self._error:
+            raise LoaderError(f"writing the lake file {self.name} failed: {self._error}")
+        self.lines += data.count(b"\n")
+        self._queue.put(data)
+
+    def _run(self) -> None:
+        try:
+            while (data := self._queue.get()) is not None:
+                self._emit(self._compressor.compress(data))
+            self._emit(self._compressor.flush())
+        except BaseException as err:  # reported by write()/close()
+            self._error = err
+            while self._queue.get() is not None:
+                pass
+
+    def _emit(self, chunk: bytes) -> None:
+        if chunk:
+            self._file.write(chunk)
+            self._sha.update(chunk)
+            self._bytes += len(chunk)
+
+    def close(self) -> dict:
+        """Finish the file; returns its manifest entry (rows = lines minus the header)."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error:
+            self.abort()
+            raise LoaderError(f"writing the lake file {self.name} failed: {self._error}")
+        self._file.close()
+        return {"key": self.name, "bytes": self._bytes, "sha256": self._sha.hexdigest()}
+
+    def abort(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        abort = getattr(self._file, "abort", None)
+        (abort or self._file.close)()
+
+
+def gunzip_verified(source: BinaryIO, where: str, sha256: str | None) -> Iterator[bytes]:
+    """Decompress a gzip stream chunk by chunk, checking its checksum and that it is whole.
+
+    Raises BadInputError for a truncated or corrupt file, or one whose checksum differs from the
+    manifest's, after the last chunk at the latest, so a consumer inside a transaction rolls back.
+    """
+    digest = hashlib.sha256()
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        while chunk := source.read(READ_CHUNK):
+            digest.update(chunk)
+            data = inflater.decompress(chunk)
+            while inflater.unused_data and inflater.eof:  # concatenated gzip members
+                rest = inflater.unused_data
+                inflater = zlib.decompressobj(wbits=31)
+                data += inflater.decompress(rest)
+            if data:
+                yield data
+    except zlib.error as err:
+        raise BadInputError(f"{where} is not a valid gzip file ({err}); land the day again") from None
+    if not inflater.eof:
+        raise BadInputError(f"{where} is truncated (the gzip stream ends early); land the day again")
+    if sha256 and digest.hexdigest() != sha256:
+        raise BadInputError(f"{where} does not match the checksum in its manifest; land the day again")

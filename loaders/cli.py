@@ -219,11 +219,41 @@ def _load(settings: Settings, args: argparse.Namespace) -> None:
     else:
         raise LoaderError(f"the interactions source has one table, {interactions.TABLE}")
     for table in tables:
-        result = load_day(lake, settings.warehouse, args.source, table, ds, raw_schema=settings.raw_schema)
+        if settings.warehouse_kind == "redshift":
+            result = _load_redshift(settings, lake, args.source, table, ds)
+        else:
+            result = load_day(
+                lake, settings.warehouse, args.source, table, ds, raw_schema=settings.raw_schema
+            )
         print(
             f"raw.{table} {ds}: {result.rows_read:,} read, {result.rows_loaded:,} loaded, "
             f"{result.rows_rejected:,} rejected; {result.seconds:.2f}s"
         )
+
+
+def _load_redshift(settings: Settings, lake, source: str, table: str, ds: str):
+    """WAREHOUSE_KIND=redshift: COPY from S3 into Redshift, over redshift_connector."""
+    import redshift_connector
+
+    from loaders.redshift import RedshiftCopyOptions, load_day_redshift
+
+    if not settings.redshift_iam_role:
+        raise LoaderError(
+            "WAREHOUSE_KIND=redshift needs REDSHIFT_IAM_ROLE (the role Redshift assumes to read S3)"
+        )
+    target = settings.warehouse
+    try:
+        conn = redshift_connector.connect(
+            host=target.host, port=target.port, user=target.user, password=target.password, database=target.dbname,
+            timeout=30,
+        )  # fmt: skip
+    except Exception as err:
+        raise LoaderError(
+            f"cannot reach Redshift at {target.describe()} ({err}); check WAREHOUSE_*"
+        ) from None
+    with conn:
+        options = RedshiftCopyOptions(settings.redshift_iam_role, settings.redshift_copy_region)
+        return load_day_redshift(conn, lake, source, table, ds, options=options, schema=settings.raw_schema)
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> None:

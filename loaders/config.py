@@ -67,6 +67,10 @@ class Settings:
     lake_url: str
     interactions_drop_dir: Path
     raw_schema: str = "raw"
+    # "postgres" (local, team stack) or "redshift" (production): how lake days reach raw
+    warehouse_kind: str = "postgres"
+    redshift_iam_role: str | None = None
+    redshift_copy_region: str | None = None
 
     @property
     def local_pg_dir(self) -> Path:
@@ -111,6 +115,9 @@ class Settings:
             lake_url=env.get("LAKE_URL", (local_dir / "lake").as_uri()),
             interactions_drop_dir=Path(env.get("INTERACTIONS_DROP_DIR", local_dir / "drop" / "interactions")),
             raw_schema=env.get("RAW_SCHEMA", "raw"),
+            warehouse_kind=_choice(env, "WAREHOUSE_KIND", ("postgres", "redshift")),
+            redshift_iam_role=env.get("REDSHIFT_IAM_ROLE") or None,
+            redshift_copy_region=env.get("REDSHIFT_COPY_REGION") or None,
         )
 
 
@@ -122,3 +129,10 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a whole number; set it to a port like 5432") from None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}: choose one of {', '.join(choices)}")
+    return value

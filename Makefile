@@ -99,3 +99,6 @@ lock:  ## re-pin requirements.txt from requirements.in
 
 clean: down  ## stop the stack and delete all local state (.local/, dbt target/)
 	rm -rf $(LOCAL) dbt_project/target dbt_project/logs
+
+bench: venv up  ## loader benchmark: ingest vs psql \copy vs pandas to_sql (ROWS=1000000)
+	python bench/loaders_bench.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))

@@ -172,6 +172,11 @@ def _land_and_load(
                 cursor = conn.cursor()
                 with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
                     _stream_blocks(source, path, checksum, result, rejects, [part.write, copy.write], start)
+                if cursor.rowcount != result.rows_loaded:
+                    raise LoaderError(
+                        f"the warehouse received {cursor.rowcount:,} rows but {result.rows_loaded:,} were sent; "
+                        "nothing was changed. Please report this file"
+                    )
             part_info = {**part.close(), "rows": result.rows_loaded}
             result.rows_rejected = len(rejects)
             result.rows_read = result.rows_loaded + result.rows_rejected
@@ -273,16 +278,6 @@ def _finish_warehouse_load(
     start: float,
 ) -> None:
     assert result.load_id is not None
-    copied = conn.execute(
-        sql.SQL("select count(*) from {}").format(
-            sql.Identifier(schema, warehouse.partition_name(TABLE, result.ds) + "__loading")
-        )
-    ).fetchone()
-    if copied is None or copied[0] != result.rows_loaded:
-        raise LoaderError(
-            f"the warehouse received {copied[0] if copied else 0:,} rows but {result.rows_loaded:,} "
-            "were sent; nothing was changed. Please report this file"
-        )
     warehouse.swap_in_day_partition(conn, schema, TABLE, result.ds)
     conn.execute(
         sql.SQL("delete from {} where _ds = %s").format(sql.Identifier(schema, f"{TABLE}_rejects")),

@@ -191,8 +191,12 @@ def write_interactions_csv(
     products: int = ShopScale.products,
     seed: int = 42,
     dirt: bool = True,
+    broken_lines: bool = True,
 ) -> InteractionsFile:
-    """Write the interactions drop for day ``ds``: ``rows`` data lines, dirt included."""
+    """Write the interactions drop for day ``ds``: ``rows`` data lines, dirt included.
+
+    ``broken_lines=False`` keeps the value dirt but no structurally broken line, so that a
+    plain ``COPY`` can read the file too (the benchmark's baseline)."""
     rng = random.Random(f"interactions:{seed}:{ds}")
     day_start, _ = day_bounds(ds)
     id_base = (dt.date.fromisoformat(ds) - EPOCH).days * 10_000_000
@@ -216,7 +220,7 @@ def write_interactions_csv(
             ]
             line = None
             if dirt and rng.random() < 0.011:
-                line = _dirty_line(rng, fields, recent)
+                line = _dirty_line(rng, fields, recent, broken_lines)
             if line is None:
                 line = ",".join(fields)
             buf.append(line)
@@ -237,7 +241,9 @@ def write_interactions_csv(
     return InteractionsFile(path=path, lines=rows, bytes=size)
 
 
-def _dirty_line(rng: random.Random, fields: list[str], recent: list[str]) -> str | None:
+def _dirty_line(
+    rng: random.Random, fields: list[str], recent: list[str], broken_lines: bool = True
+) -> str | None:
     kind = rng.choices(
         (
             "empty_action", "no_user", "no_product", "no_timestamp", "bad_timestamp",
@@ -267,6 +273,8 @@ def _dirty_line(rng: random.Random, fields: list[str], recent: list[str]) -> str
         return rng.choice(recent)  # a re-delivered earlier row: same interaction_id
     elif kind == "quoted":
         fields[3] = f'"{fields[3]}"'  # legal CSV quoting
+    elif kind in ("wrong_field_count", "unbalanced_quote") and not broken_lines:
+        return None
     elif kind == "wrong_field_count":
         return ",".join([*fields, "extra"]) if rng.random() < 0.5 else ",".join(fields[:4])
     elif kind == "unbalanced_quote":

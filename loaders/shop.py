@@ -5,8 +5,8 @@ raw tables reuse) and how a day is chosen. A table with a ``changed_at`` column 
 incrementally: the rows changed during the day (``--full`` takes every row changed up to the
 end of the day, for a first load). A table without one is a full snapshot every day.
 
-Rows stream out of PostgreSQL with ``COPY (select ...) TO STDOUT`` in a read-only, repeatable-
-read transaction, through gzip into ``raw/shop/<table>/ds=<day>/part-00000.csv.gz`` with its
+Rows stream out of PostgreSQL with ``COPY (select ...) TO STDOUT`` (run by ``psql``, shipped in
+the pgserver wheel) in a read-only, repeatable-read transaction, through gzip into ``raw/shop/<table>/ds=<day>/part-00000.csv.gz`` with its
 ``_manifest.json`` (rows, bytes, sha256, columns, window). No table is ever held in memory.
 
 Why CSV+gzip rather than Parquet: PostgreSQL emits and ingests CSV natively, so extract and
@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import re
+import subprocess
 import time
 from dataclasses import dataclass, field
 
@@ -25,9 +28,10 @@ from psycopg import sql
 
 from loaders import warehouse
 from loaders.config import PostgresTarget
-from loaders.errors import BadInputError
+from loaders.errors import BadInputError, LoaderError
 from loaders.interactions import validate_ds
 from loaders.lake import MANIFEST, Lake, day_prefix
+from loaders.local_stack import psql_path
 from loaders.sample_data import day_bounds
 from loaders.streams import GzipPart
 
@@ -142,61 +146,49 @@ def extract_table(
     prefix = day_prefix(SOURCE, table.name, ds)
 
     with warehouse.connect(shop, "shop") as conn:
-        conn.execute("set transaction isolation level repeatable read, read only")
-        conn.execute("set timezone = 'UTC'; set datestyle = 'ISO'")
         _check_source_columns(conn, table)
-        query = sql.SQL(
-            "copy (select {cols} from {table}{where} order by {key}) to stdout (format csv, header true)"
-        ).format(
+        select = sql.SQL("select {cols} from {table}{where}").format(
             cols=sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
             table=sql.Identifier(table.name),
             where=where,
-            key=sql.Identifier(table.key),
         )
-        with lake.write_day(prefix) as day:
-            part = GzipPart(day, "part-00000.csv.gz", level=1)
-            try:
-                cursor = conn.cursor()
-                last_report = time.monotonic()
-                with cursor.copy(query, params) as copy:
-                    for chunk in copy:
-                        part.write(bytes(chunk))
-                        result.bytes += len(chunk)
-                        now = time.monotonic()
-                        if now - last_report >= PROGRESS_EVERY_SECONDS:
-                            last_report = now
-                            rate = result.bytes / 1e6 / (now - start)
-                            log.info(
-                                "shop.%s %s: %.0f MB so far (%.0f MB/s)",
-                                table.name,
-                                ds,
-                                result.bytes / 1e6,
-                                rate,
-                            )
-                result.rows = cursor.rowcount
-                part_info = {**part.close(), "rows": result.rows}
-            except BaseException:
-                part.abort()
-                raise
-            day.write_json(
-                MANIFEST,
-                {
-                    "source": SOURCE,
-                    "table": table.name,
-                    "ds": ds,
-                    "mode": mode,
-                    "window": window,
-                    "source_database": shop.describe(),
-                    "format": "csv.gz",
-                    "csv": {"header": True, "delimiter": ",", "quote": '"', "null": "", "encoding": "utf-8"},
-                    "columns": [{"name": n, "type": t} for n, t in table.columns],
-                    "parts": [part_info],
-                    "rows_read": result.rows,
-                    "rows_valid": result.rows,
-                    "rows_rejected": 0,
-                    "extracted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                },
+        select_text = select.as_string(conn)
+        query_text = sql.SQL("{} order by {}").format(select, sql.Identifier(table.key)).as_string(conn)
+        # bind the window into the text: psql runs it (values are datetimes we made, quoted by psycopg)
+        for value in params:
+            literal = sql.Literal(value).as_string(conn)
+            select_text = select_text.replace("%s", literal, 1)
+            query_text = query_text.replace("%s", literal, 1)
+
+    with lake.write_day(prefix) as day:
+        part = GzipPart(day, "part-00000.csv.gz", level=1)
+        try:
+            result.rows, result.bytes = _stream_copy_out(
+                shop, select_text, query_text, part, f"shop.{table.name} {ds}", start
             )
+            part_info = {**part.close(), "rows": result.rows}
+        except BaseException:
+            part.abort()
+            raise
+        day.write_json(
+            MANIFEST,
+            {
+                "source": SOURCE,
+                "table": table.name,
+                "ds": ds,
+                "mode": mode,
+                "window": window,
+                "source_database": shop.describe(),
+                "format": "csv.gz",
+                "csv": {"header": True, "delimiter": ",", "quote": '"', "null": "", "encoding": "utf-8"},
+                "columns": [{"name": n, "type": t} for n, t in table.columns],
+                "parts": [part_info],
+                "rows_read": result.rows,
+                "rows_valid": result.rows,
+                "rows_rejected": 0,
+                "extracted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            },
+        )
     result.seconds = time.monotonic() - start
     result.lake_uri = lake.uri(prefix)
     log.info(
@@ -205,6 +197,57 @@ def extract_table(
         f"{result.rows / result.seconds:,.0f}" if result.seconds else "-",
     )  # fmt: skip
     return result
+
+
+def _stream_copy_out(
+    shop: PostgresTarget, count_query: str, copy_query: str, part: GzipPart, label: str, start: float
+) -> tuple[int, int]:
+    """Run ``COPY (copy_query) TO STDOUT`` in ``psql`` and stream its output into ``part``.
+
+    libpq hands COPY OUT data over one row at a time, which would put Python in the per-row
+    path; psql's C loop writes it to a pipe we read a megabyte at a time. The row count comes
+    from the same repeatable-read snapshot (a count before the COPY, sent to stderr), so it is
+    exact even when values contain line breaks. Returns (rows, bytes)."""
+    script = (
+        "begin isolation level repeatable read, read only;\n"
+        f"select count(*) as extracted_rows from ({count_query}) as window_rows \\gset\n"
+        "\\warn ROWS :extracted_rows\n"
+        f"copy ({copy_query}) to stdout (format csv, header true);\n"
+        "commit;\n"
+    )
+    env = {
+        **os.environ,
+        "PGHOST": shop.host, "PGPORT": str(shop.port), "PGUSER": shop.user, "PGPASSWORD": shop.password,
+        "PGDATABASE": shop.dbname, "PGSSLMODE": shop.sslmode, "PGCONNECT_TIMEOUT": str(shop.connect_timeout),
+        "PGOPTIONS": "-c timezone=UTC -c datestyle=ISO", "PGAPPNAME": "loaders-extract",
+    }  # fmt: skip
+    process = subprocess.Popen(
+        [str(psql_path()), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert process.stdin and process.stdout and process.stderr
+    process.stdin.write(script.encode())
+    process.stdin.close()
+    total = 0
+    last_report = time.monotonic()
+    try:
+        while chunk := process.stdout.read(1 << 20):
+            part.write(chunk)
+            total += len(chunk)
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_EVERY_SECONDS:
+                last_report = now
+                log.info("%s: %.0f MB so far (%.0f MB/s)", label, total / 1e6, total / 1e6 / (now - start))
+    finally:
+        stderr = process.stderr.read().decode(errors="replace")
+        code = process.wait()
+    match = re.search(r"^ROWS (\d+)$", stderr, re.MULTILINE)
+    if code != 0 or match is None:
+        message = next(
+            (line for line in stderr.splitlines() if line.strip() and not line.startswith("ROWS")), stderr
+        )
+        raise LoaderError(f"extracting {label} failed: {message.strip()}")
+    return int(match.group(1)), total
 
 
 def _check_source_columns(conn, table: ShopTable) -> None:

@@ -22,6 +22,11 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export AIRFLOW__COSMOS__CACHE_DIR := $(LOCAL)/cosmos_cache
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_PROJECT_DIR := $(CURDIR)/dbt_project
+# Airflow connections for the DAG, pointing at the local stack (local-only login; override the
+# WAREHOUSE_* / SHOP_* variables or these connections for any other environment)
+LOCAL_PG_PORT ?= 55432
+export AIRFLOW_CONN_WAREHOUSE_DB ?= postgresql://$(or $(WAREHOUSE_USER),pipeline):$(or $(WAREHOUSE_PASSWORD),pipeline)@$(or $(WAREHOUSE_HOST),127.0.0.1):$(or $(WAREHOUSE_PORT),$(LOCAL_PG_PORT))/$(or $(WAREHOUSE_DBNAME),warehouse)
+export AIRFLOW_CONN_SHOP_DB ?= postgresql://$(or $(SHOP_USER),pipeline):$(or $(SHOP_PASSWORD),pipeline)@$(or $(SHOP_HOST),127.0.0.1):$(or $(SHOP_PORT),$(LOCAL_PG_PORT))/$(or $(SHOP_DBNAME),shop)
 DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir dbt_project --profiles-dir dbt_project
 
@@ -33,11 +38,10 @@ help:  ## list the targets
 run: setup up sample  ## set up from nothing and run the whole DAG for day DS on the local stack
 	@mkdir -p $(LOCAL)/logs
 	@echo "== airflow dags test etl_pipeline $(DS)  (full log: .local/logs/dags-test-$(DS).log)"
-	@airflow dags test etl_pipeline $(DS) > $(LOCAL)/logs/dags-test-$(DS).log 2>&1 \
+	@airflow dags test etl_pipeline $(DS) -c '{"full_extract": true}' > $(LOCAL)/logs/dags-test-$(DS).log 2>&1 \
 	  || { tail -n 60 $(LOCAL)/logs/dags-test-$(DS).log; echo "the DAG run failed: see .local/logs/dags-test-$(DS).log"; exit 1; }
 	@grep -o 'end task task_id=[^ ]*' $(LOCAL)/logs/dags-test-$(DS).log | sed 's/end task task_id=/  done: /'
 	@grep -o 'DagRun Finished.*state=[a-z]*' $(LOCAL)/logs/dags-test-$(DS).log | grep -o 'state=[a-z]*' | sed 's/^/  DAG run /'
-	@$(MAKE) --no-print-directory docs-generate
 	@python -m loaders summary --ds $(DS)
 
 test: setup  ## set up from nothing and run the test suite (lint included)
@@ -102,3 +106,4 @@ clean: down  ## stop the stack and delete all local state (.local/, dbt target/)
 
 bench: venv up  ## loader benchmark: ingest vs psql \copy vs pandas to_sql (ROWS=1000000)
 	python bench/loaders_bench.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))
+

@@ -1,21 +1,30 @@
-"""Daily ELT for the shop's marketing analytics: land and load the raw data, then dbt.
+"""Daily ELT for the shop's marketing analytics (Airflow DAG ``etl_pipeline``).
 
-The day processed is the run's ``ds`` (on Airflow 3, ``@daily`` runs have
-data_interval_start == data_interval_end == logical date), so re-running or backfilling a day
-rebuilds exactly that day. Cosmos renders every dbt model as a task with its tests after it,
-from the ``manifest.json`` built at set-up (``make manifest``); nothing at import time touches a
-database or the network.
+    shop.extract_<table> >> shop.load_<table>   (customers, products, orders, sales; in parallel)
+    interactions.land_interactions               (the day's CSV drop -> lake + raw)
+        >> dbt (Cosmos: one task per model, its tests after it) >> dbt_docs (generated, published)
+
+The day processed is the run's ``ds`` (on Airflow 3, ``@daily`` runs have data_interval_start ==
+data_interval_end == logical date), so re-running, clearing or backfilling a day rebuilds exactly
+that day. Loaders and dbt read Airflow connections: ``shop_db`` and ``warehouse_db`` (Postgres, or
+Redshift when WAREHOUSE_KIND=redshift) and ``aws_default`` when the lake is on S3; the local stack
+provides them as AIRFLOW_CONN_* variables. Trigger with ``{"full_extract": true}`` for a first
+load (every shop row changed up to the end of the day). Nothing at import time touches a
+database or the network: Cosmos renders from ``dbt_project/target/manifest.json``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Param, task
+from airflow.sdk.definitions.taskgroup import TaskGroup
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import (
     ExecutionMode,
@@ -25,11 +34,35 @@ from cosmos.constants import (
     TestBehavior,
     TestIndirectSelection,
 )
+from cosmos.operators.local import DbtDocsLocalOperator
+
+log = logging.getLogger(__name__)
 
 DBT_PROJECT_DIR = Path(
     os.environ.get("DBT_PROJECT_DIR", Path(__file__).resolve().parent.parent / "dbt_project")
 )
-DBT_TARGET = os.environ.get("DBT_TARGET", "dev")
+WAREHOUSE_KIND = os.environ.get("WAREHOUSE_KIND", "postgres").lower()
+SHOP_CONN_ID = os.environ.get("SHOP_CONN_ID", "shop_db")
+WAREHOUSE_CONN_ID = os.environ.get("WAREHOUSE_CONN_ID", "warehouse_db")
+AWS_CONN_ID = os.environ.get("AWS_CONN_ID", "aws_default")
+SHOP_TABLES = (
+    "customers",
+    "products",
+    "orders",
+    "sales",
+)  # loaders.shop.SHOP_TABLES, not imported at parse time
+
+
+def notify_failure(context: dict[str, Any]) -> None:
+    """One actionable line per failed task, for the log and any alert shipped from it."""
+    ti = context["ti"]
+    error = str(context.get("exception") or "unknown error").strip().splitlines()[0][:300]
+    log.error(
+        "etl_pipeline: %s failed for ds=%s (try %s): %s -- fix the cause, then re-run the day with "
+        "`airflow tasks clear etl_pipeline -t '%s' -s %s -e %s -y`",
+        ti.task_id, context["ds"], ti.try_number, error, ti.task_id, context["ds"], context["ds"],
+    )  # fmt: skip
+
 
 DEFAULT_ARGS = {
     "owner": "data-engineering",
@@ -37,7 +70,13 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=15),
+    "on_failure_callback": notify_failure,
 }
+
+if WAREHOUSE_KIND == "redshift":
+    from cosmos.profiles import RedshiftUserPasswordProfileMapping as WarehouseProfile
+else:
+    from cosmos.profiles import PostgresUserPasswordProfileMapping as WarehouseProfile
 
 project_config = ProjectConfig(
     dbt_project_path=DBT_PROJECT_DIR,
@@ -47,15 +86,15 @@ project_config = ProjectConfig(
 )
 profile_config = ProfileConfig(
     profile_name="shop_analytics",
-    target_name=DBT_TARGET,
-    profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
+    target_name="prod" if WAREHOUSE_KIND == "redshift" else "dev",
+    profile_mapping=WarehouseProfile(conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "analytics"}),
 )
 execution_config = ExecutionConfig(
     execution_mode=ExecutionMode.LOCAL,
     invocation_mode=InvocationMode.DBT_RUNNER,
     dbt_executable_path=Path(sys.executable).parent / "dbt",
-    # a model's test task runs only the tests of that model; tests spanning several models run
-    # in their own task once all their models are built
+    # a model's test task runs that model's tests; tests spanning several models run in a task
+    # of their own once all of them are built and tested
     test_indirect_selection=TestIndirectSelection.CAUTIOUS,
 )
 render_config = RenderConfig(
@@ -66,29 +105,112 @@ render_config = RenderConfig(
 )
 
 
-@task(task_id="land_interactions")
-def land_interactions(ds: str | None = None) -> dict[str, object]:
-    """Land the day's interactions CSV drop in the lake and raw.user_interactions."""
-    from airflow.exceptions import AirflowFailException
+# --- adapters: Airflow connections and the run's day -> the loaders' plain inputs ---------------
 
-    from loaders.config import Settings
-    from loaders.errors import BadInputError
-    from loaders.interactions import ingest_interactions
+
+def _settings():
+    from airflow.sdk import BaseHook
+
+    from loaders.config import PostgresTarget, Settings
+
+    base = Settings.from_env()
+
+    def target(conn_id: str, default):
+        conn = BaseHook.get_connection(conn_id)
+        return PostgresTarget(
+            host=conn.host or default.host,
+            port=conn.port or default.port,
+            user=conn.login or default.user,
+            password=conn.password or default.password,
+            dbname=conn.schema or default.dbname,
+            sslmode=(conn.extra_dejson or {}).get("sslmode", default.sslmode),
+        )
+
+    return base.with_overrides(
+        shop=target(SHOP_CONN_ID, base.shop), warehouse=target(WAREHOUSE_CONN_ID, base.warehouse)
+    )
+
+
+def _lake(settings):
     from loaders.lake import Lake
 
-    assert ds is not None
-    settings = Settings.from_env()
+    if settings.lake_url.startswith("s3://"):
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return Lake.from_url(settings.lake_url, s3_client=S3Hook(aws_conn_id=AWS_CONN_ID).get_conn())
+    return Lake.from_url(settings.lake_url)
+
+
+def _bad_data_fails_at_once(call, *args, **kwargs):
+    """Bad input does not get better by retrying: fail without retries, with the loader's line."""
+    from airflow.exceptions import AirflowFailException
+
+    from loaders.errors import BadInputError
+
     try:
-        result = ingest_interactions(
-            settings.interactions_drop_file(ds),
-            ds,
-            lake=Lake.from_url(settings.lake_url),
-            warehouse_target=settings.warehouse,
-            raw_schema=settings.raw_schema,
-        )
+        return call(*args, **kwargs)
     except BadInputError as err:
-        # bad data does not get better by retrying: fail at once, with the loader's message
         raise AirflowFailException(str(err)) from None
+
+
+def _load(settings, lake, source: str, table: str, ds: str):
+    if settings.warehouse_kind == "redshift":
+        from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
+
+        from loaders.redshift import RedshiftCopyOptions, load_day_redshift
+
+        options = RedshiftCopyOptions(settings.redshift_iam_role or "", settings.redshift_copy_region)
+        conn = RedshiftSQLHook(redshift_conn_id=WAREHOUSE_CONN_ID).get_conn()
+        try:
+            return load_day_redshift(
+                conn, lake, source, table, ds, options=options, schema=settings.raw_schema
+            )
+        finally:
+            conn.close()
+    from loaders.load import load_day
+
+    return load_day(lake, settings.warehouse, source, table, ds, raw_schema=settings.raw_schema)
+
+
+@task
+def extract(table: str, ds: str | None = None, params: dict | None = None) -> dict[str, Any]:
+    """Extract the day's rows of one shop table into the lake."""
+    from loaders.shop import extract_table, table_named
+
+    settings = _settings()
+    full = bool((params or {}).get("full_extract"))
+    result = _bad_data_fails_at_once(
+        extract_table, settings.shop, _lake(settings), table_named(table), ds, full=full
+    )
+    return {"rows": result.rows, "mode": result.mode, "lake_uri": result.lake_uri}
+
+
+@task
+def load(table: str, ds: str | None = None) -> dict[str, Any]:
+    """Load the landed day of one shop table into raw (replacing the day)."""
+    settings = _settings()
+    result = _bad_data_fails_at_once(_load, settings, _lake(settings), "shop", table, ds)
+    return {"rows_loaded": result.rows_loaded, "rows_rejected": result.rows_rejected}
+
+
+@task
+def land_interactions(ds: str | None = None) -> dict[str, Any]:
+    """Land the day's interactions CSV drop in the lake and raw.user_interactions."""
+    from loaders.interactions import ingest_interactions
+
+    settings = _settings()
+    lake = _lake(settings)
+    direct = settings.warehouse_kind == "postgres"  # on Redshift the day goes lake -> COPY FROM S3
+    result = _bad_data_fails_at_once(
+        ingest_interactions,
+        settings.interactions_drop_file(ds),
+        ds,
+        lake=lake,
+        warehouse_target=settings.warehouse if direct else None,
+        raw_schema=settings.raw_schema,
+    )
+    if not direct:
+        _bad_data_fails_at_once(_load, settings, lake, "interactions", "user_interactions", ds)
     return {
         "rows_read": result.rows_read,
         "rows_loaded": result.rows_loaded,
@@ -98,17 +220,38 @@ def land_interactions(ds: str | None = None) -> dict[str, object]:
     }
 
 
+def publish_docs(project_dir: str, context: dict[str, Any] | None = None, **_: Any) -> None:
+    """Cosmos callback after `dbt docs generate`: publish the site to the lake's docs/."""
+    from loaders.docs import publish_docs_site
+
+    settings = _settings()
+    publish_docs_site(Path(project_dir) / "target", _lake(settings))
+
+
 with DAG(
     dag_id="etl_pipeline",
-    description="Interactions CSV and shop extracts -> lake -> warehouse raw -> dbt marts",
+    description="Shop extracts and interactions CSV -> lake -> warehouse raw -> dbt marts and reports",
     schedule="@daily",
-    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    dagrun_timeout=timedelta(hours=3),
+    params={
+        "full_extract": Param(
+            False, type="boolean", description="extract every row changed up to the day's end"
+        )
+    },
     tags=["elt", "dbt", "marketing"],
     doc_md=__doc__,
 ) as dag:
+    with TaskGroup(group_id="shop", tooltip="shop database -> lake -> raw, one table each") as shop:
+        for name in SHOP_TABLES:
+            extract.override(task_id=f"extract_{name}")(name) >> load.override(task_id=f"load_{name}")(name)
+
+    with TaskGroup(group_id="interactions", tooltip="the day's CSV drop -> lake + raw") as interactions:
+        land_interactions()
+
     transform = DbtTaskGroup(
         group_id="dbt",
         project_config=project_config,
@@ -122,4 +265,14 @@ with DAG(
         },
     )
 
-    land_interactions() >> transform
+    docs = DbtDocsLocalOperator(
+        task_id="dbt_docs",
+        project_dir=DBT_PROJECT_DIR,
+        profile_config=profile_config,
+        install_deps=False,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        callback=publish_docs,
+        retries=1,
+    )
+
+    [shop, interactions] >> transform >> docs

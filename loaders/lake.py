@@ -66,6 +66,10 @@ class Lake:
     def open_read(self, key: str) -> BinaryIO:
         raise NotImplementedError
 
+    def write_object(self, key: str, data: bytes) -> None:
+        """Write one whole object (replacing it): small files such as the docs site."""
+        raise NotImplementedError
+
     def read_manifest(self, prefix: str) -> dict:
         try:
             with self.open_read(f"{prefix}/{MANIFEST}") as f:
@@ -131,6 +135,13 @@ class LocalLake(Lake):
 
     def open_read(self, key: str) -> BinaryIO:
         return (self.root / key).open("rb")
+
+    def write_object(self, key: str, data: bytes) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        staging.write_bytes(data)
+        staging.replace(path)
 
 
 class _LocalDayWriter(DayWriter):
@@ -211,6 +222,11 @@ class S3Lake(Lake):
             raise _s3_error(err, self.uri(key)) from None
         except Exception as err:  # endpoint unreachable and the like
             raise _s3_error(err, self.uri(key)) from None
+
+    def write_object(self, key: str, data: bytes) -> None:
+        writer = _S3MultipartWriter(self, self.key(key))
+        writer.write(data)
+        writer.close()
 
     def _list(self, prefix: str) -> list[str]:
         from botocore.exceptions import ClientError

@@ -79,11 +79,11 @@ def print_summary(settings: Settings, ds: str) -> None:
             text = ", ".join(f"{reason} {n:,}" for reason, n in rows)
             print(f"  rejected by {who}: {text}")
     lake_day = settings.lake_url.rstrip("/") + "/" + day_prefix("interactions", "user_interactions", ds)
-    docs = settings.dbt_project_dir / "target" / "index.html"
+    docs = settings.lake_url.rstrip("/") + "/docs/index.html"
     psql = local_stack.psql_path()
     print("\n== where things are")
     print(f"  lake       {lake_day}/  (part-*.csv.gz, rejects.csv.gz, _manifest.json)")
-    print(f"  dbt docs   {docs if docs.exists() else '(run `make docs`)'}")
+    print(f"  dbt docs   {docs}  (published by the DAG's dbt_docs task)")
     print(f"  warehouse  {psql} '{settings.warehouse.url()}'")
     print(
         "             e.g. select * from marts.fct_user_product_interactions order by interaction_count desc limit 10;"

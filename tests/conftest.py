@@ -56,24 +56,28 @@ def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 @contextmanager
 def fresh_warehouse(pg_settings: Settings, folder: Path) -> Iterator[Settings]:
-    """Settings with a new, empty warehouse database and lake folder; dropped afterwards."""
-    dbname = f"wh_{uuid.uuid4().hex[:10]}"
+    """Settings with new, empty warehouse and shop databases and lake folder; dropped afterwards."""
+    token = uuid.uuid4().hex[:10]
+    names = {"warehouse": f"wh_{token}", "shop": f"shop_{token}"}
     admin = local_stack.superuser_conninfo(pg_settings)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create database {} owner {}").format(
-                sql.Identifier(dbname), sql.Identifier(pg_settings.warehouse.user)
+        for name in names.values():
+            conn.execute(
+                sql.SQL("create database {} owner {}").format(
+                    sql.Identifier(name), sql.Identifier(pg_settings.warehouse.user)
+                )
             )
-        )
     try:
         yield pg_settings.with_overrides(
-            warehouse=replace(pg_settings.warehouse, dbname=dbname),
+            warehouse=replace(pg_settings.warehouse, dbname=names["warehouse"]),
+            shop=replace(pg_settings.shop, dbname=names["shop"]),
             lake_url=(folder / "lake").as_uri(),
             interactions_drop_dir=folder / "drop",
         )
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+            for name in names.values():
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 @pytest.fixture
@@ -97,7 +101,9 @@ def wh(settings: Settings) -> Iterator[psycopg.Connection]:
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment a subprocess (dbt, airflow, python -m loaders) needs to use ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAREHOUSE_", "SHOP_", "AIRFLOW_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("WAREHOUSE_", "SHOP_", "AIRFLOW_", "AWS_"))
+    }
     env.update(
         {
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -110,6 +116,8 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
             "SHOP_DBNAME": settings.shop.dbname,
             "LAKE_URL": settings.lake_url,
             "INTERACTIONS_DROP_DIR": str(settings.interactions_drop_dir),
+            "AIRFLOW_CONN_WAREHOUSE_DB": settings.warehouse.url(),
+            "AIRFLOW_CONN_SHOP_DB": settings.shop.url(),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         }

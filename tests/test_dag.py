@@ -89,14 +89,34 @@ def test_models_run_after_their_parents_tests(dag_facts: dict) -> None:
     )
 
 
-def test_the_day_is_landed_before_any_dbt_task(dag_facts: dict) -> None:
+LOADS = {f"shop.load_{t}" for t in ("customers", "products", "orders", "sales")} | {
+    "interactions.land_interactions"
+}
+
+
+def test_each_shop_table_is_extracted_then_loaded_in_parallel_with_the_interactions(dag_facts: dict) -> None:
     tasks = dag_facts["tasks"]
-    assert tasks["land_interactions"] == []
+    for table in ("customers", "products", "orders", "sales"):
+        assert tasks[f"shop.extract_{table}"] == []
+        assert tasks[f"shop.load_{table}"] == [f"shop.extract_{table}"]
+    assert tasks["interactions.land_interactions"] == []
+
+
+def test_every_day_is_landed_before_any_dbt_task(dag_facts: dict) -> None:
+    tasks = dag_facts["tasks"]
     roots = [
         t for t, up in tasks.items() if t.startswith("dbt.") and not any(u.startswith("dbt.") for u in up)
     ]
     assert roots
-    assert all("land_interactions" in tasks[t] for t in roots)
+    for root in roots:
+        assert set(tasks[root]) == LOADS, root
+
+
+def test_the_docs_are_generated_after_every_dbt_task(dag_facts: dict) -> None:
+    tasks = dag_facts["tasks"]
+    dbt_tasks = {t for t in tasks if t.startswith("dbt.")}
+    leaves = {t for t in dbt_tasks if not any(t in tasks[other] for other in dbt_tasks)}
+    assert set(tasks["dbt_docs"]) == leaves
 
 
 def test_tests_spanning_several_models_wait_for_all_of_them(dag_facts: dict) -> None:

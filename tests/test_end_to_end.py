@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from loaders.config import Settings
-from loaders.sample_data import write_interactions_csv
+from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
 from tests.conftest import PROJECT_DIR, env_for
 from tests.reference import expected_from_csv
 
@@ -18,9 +18,10 @@ pytestmark = pytest.mark.e2e
 
 DS = "2026-11-20"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
+RAW_TABLES = ("customers", "products", "orders", "sales", "user_interactions")
 
 
-def marts(settings: Settings) -> dict[str, object]:
+def observe(settings: Settings) -> dict[str, object]:
     with psycopg.connect(settings.warehouse.conninfo()) as conn:
         return {
             "pairs": {
@@ -35,20 +36,23 @@ def marts(settings: Settings) -> dict[str, object]:
                 ).fetchall()
             ),
             "audit": conn.execute(
-                "select rows_read, rows_loaded, rows_rejected from raw.load_audit order by load_id"
+                "select table_name, rows_read, rows_loaded, rows_rejected from raw.load_audit order by load_id"
             ).fetchall(),
+            "raw": {t: conn.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES},
         }
 
 
-def test_a_daily_run_builds_marts_that_match_the_days_csv_and_a_rerun_changes_nothing(
+def test_a_daily_run_lands_every_table_builds_marts_that_match_and_a_rerun_changes_nothing(
     settings: Settings, tmp_path: Path
 ) -> None:
-    csv_path = write_interactions_csv(settings.interactions_drop_file(DS), DS, rows=8_000).path
+    shop = generate_shop(settings.shop, DS, ShopScale(customers=400, products=60, orders_per_day=40, days=10))
+    csv_path = write_interactions_csv(
+        settings.interactions_drop_file(DS), DS, rows=8_000, customers=400, products=60
+    ).path
     expected = expected_from_csv(csv_path)
-    home = tmp_path / "airflow"
     env = env_for(
         settings,
-        AIRFLOW_HOME=str(home),
+        AIRFLOW_HOME=str(tmp_path / "airflow"),
         AIRFLOW__CORE__DAGS_FOLDER=str(PROJECT_DIR / "dags"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__COSMOS__CACHE_DIR=str(tmp_path / "cosmos_cache"),
@@ -59,23 +63,40 @@ def test_a_daily_run_builds_marts_that_match_the_days_csv_and_a_rerun_changes_no
     runs = []
     for _ in range(2):
         run = subprocess.run(
-            [AIRFLOW, "dags", "test", "etl_pipeline", DS],
+            [AIRFLOW, "dags", "test", "etl_pipeline", DS, "-c", '{"full_extract": true}'],
             env=env,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=900,
         )
         log = run.stdout + run.stderr
         assert run.returncode == 0, log[-5000:]
         assert "state=success" in log.split("DagRun Finished")[-1], log[-5000:]
-        runs.append(marts(settings))
-
+        runs.append(observe(settings))
     first, second = runs
-    assert first["pairs"] == dict(expected.pair_counts)
-    assert len(first["interactions"]) == len(expected.clean)
-    assert first["audit"] == [
+
+    # every table of the day landed, and every load adds up
+    assert first["raw"] == {
+        "customers": shop.customers, "products": shop.products, "orders": shop.orders, "sales": shop.sales,
+        "user_interactions": len(expected.structurally_valid),
+    }  # fmt: skip
+    assert sorted(row[0] for row in first["audit"]) == sorted(RAW_TABLES)
+    assert all(read == loaded + rejected for _, read, loaded, rejected in first["audit"])
+    interactions_audit = [row[1:] for row in first["audit"] if row[0] == "user_interactions"]
+    assert interactions_audit == [
         (expected.lines_read, len(expected.structurally_valid), len(expected.structural_rejects))
     ]
+
+    # the marts match counts made independently from the CSV
+    assert first["pairs"] == dict(expected.pair_counts)
+    assert len(first["interactions"]) == len(expected.clean)
+
+    # the docs site was generated and published to the lake
+    docs = Path(settings.lake_url.removeprefix("file://")) / "docs"
+    assert {p.name for p in docs.iterdir()} >= {"index.html", "manifest.json", "catalog.json"}
+
+    # the same day again: the same rows, one more audit row per table
+    assert second["raw"] == first["raw"]
     assert second["pairs"] == first["pairs"]
     assert second["interactions"] == first["interactions"]
-    assert len(second["audit"]) == 2
+    assert len(second["audit"]) == 2 * len(RAW_TABLES)

@@ -9,7 +9,11 @@ from loaders.config import Settings
 from loaders.lake import day_prefix
 
 LAYERS = (
-    ("raw", "raw.user_interactions", "_ds"),
+    ("raw.customers", "raw.customers", "_ds"),
+    ("raw.products", "raw.products", "_ds"),
+    ("raw.orders", "raw.orders", "_ds"),
+    ("raw.sales", "raw.sales", "_ds"),
+    ("raw.user_interactions", "raw.user_interactions", "_ds"),
     ("raw rejects (loader)", "raw.user_interactions_rejects", "_ds"),
     ("staging", "staging.stg_interactions__user_interactions", "_ds"),
     ("staging rejects (dbt)", "staging.stg_interactions__user_interaction_rejects", "_ds"),
@@ -69,7 +73,7 @@ def print_summary(settings: Settings, ds: str) -> None:
     if facts["audit"]:
         read, loaded, rejected, seconds = facts["audit"]
         print(
-            f"  CSV lines read            {read:>10,}  (= {loaded:,} loaded + {rejected:,} rejected, {seconds}s)"
+            f"  interactions CSV lines read        {read:>10,}  (= {loaded:,} loaded + {rejected:,} rejected, {seconds}s)"
         )
     for label, _table, _day in LAYERS:
         value = counts[label]

@@ -206,11 +206,7 @@ def _land_and_load(
     # the lake day is published (the with-block above); now the warehouse day becomes visible
     result.lake_uri = lake.uri(prefix)
     if conn is not None:
-        conn.commit()
-        conn.execute(
-            sql.SQL("analyze {}").format(sql.Identifier(schema, warehouse.partition_name(TABLE, result.ds)))
-        )
-        conn.commit()
+        conn.commit()  # autovacuum analyzes the new partition by itself
 
 
 def _stream_blocks(

@@ -170,10 +170,6 @@ def load_day(
         except BaseException:
             conn.rollback()
             raise
-        conn.execute(
-            sql.SQL("analyze {}").format(sql.Identifier(raw_schema, warehouse.partition_name(table, ds)))
-        )
-        conn.commit()
     result.seconds = time.monotonic() - start
     log.info(
         "raw.%s %s: %s rows loaded, %s rejected (from the lake), %.1f MB in %.2fs",

@@ -104,6 +104,11 @@ lock:  ## re-pin requirements.txt from requirements.in
 clean: down  ## stop the stack and delete all local state (.local/, dbt target/)
 	rm -rf $(LOCAL) dbt_project/target dbt_project/logs
 
-bench: venv up  ## loader benchmark: ingest vs psql \copy vs pandas to_sql (ROWS=1000000)
+bench: setup up  ## benchmarks: loaders vs psql \copy and pandas; DAG parse time; dbt stage via Airflow vs dbt
 	python bench/loaders_bench.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))
+	@if [ -f bench/dag_parse.py ]; then python bench/dag_parse.py; fi
+	python bench/dbt_stage.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))
+
+bench-dbt: setup up  ## the dbt stage of one day through Airflow vs one plain dbt build
+	python bench/dbt_stage.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))
 

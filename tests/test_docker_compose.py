@@ -749,3 +749,13 @@ def test_dockerfile_extends_airflow_and_installs_the_pinned_requirements():
         REQUIREMENTS.read_text(encoding="utf-8"),
         re.MULTILINE,
     )
+
+
+def test_init_builds_the_dbt_manifest_the_dag_renders_from() -> None:
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    script = " ".join(services["airflow-init"]["command"])
+    assert "dbt parse" in script
+    assert "/opt/airflow/dbt_project" in script
+    # every Airflow component waits for init, so the manifest exists before the DAG is parsed
+    for name in ("airflow-scheduler", "airflow-dag-processor", "airflow-apiserver", "airflow-triggerer"):
+        assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"

@@ -21,12 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
-
-import psycopg
-from psycopg import sql
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
@@ -53,29 +49,17 @@ def main() -> None:
 
     base = Settings.from_env()
     local_stack.up(base)
-    token = uuid.uuid4().hex[:6]
-    names = {"warehouse": f"bench_dbt_wh_{token}", "shop": f"bench_dbt_shop_{token}"}
-    admin = local_stack.superuser_conninfo(base)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(
-                sql.SQL("create database {} owner {}").format(
-                    sql.Identifier(name), sql.Identifier(base.warehouse.user)
-                )
-            )
-    try:
-        with tempfile.TemporaryDirectory(prefix="dbt-stage-bench-") as folder:
-            settings = base.with_overrides(
-                warehouse=replace(base.warehouse, dbname=names["warehouse"]),
-                shop=replace(base.shop, dbname=names["shop"]),
-                lake_url=(Path(folder) / "lake").as_uri(),
-                interactions_drop_dir=Path(folder) / "drop",
-            )
-            run(settings, Path(folder), args)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for name in names.values():
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    with (
+        local_stack.scratch_databases(base, "bench_dbt_wh", "bench_dbt_shop") as names,
+        tempfile.TemporaryDirectory(prefix="dbt-stage-bench-") as folder,
+    ):
+        settings = base.with_overrides(
+            warehouse=replace(base.warehouse, dbname=names["bench_dbt_wh"]),
+            shop=replace(base.shop, dbname=names["bench_dbt_shop"]),
+            lake_url=(Path(folder) / "lake").as_uri(),
+            interactions_drop_dir=Path(folder) / "drop",
+        )
+        run(settings, Path(folder), args)
 
 
 def run(settings: Settings, folder: Path, args: argparse.Namespace) -> None:

@@ -26,11 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -81,24 +80,11 @@ def main() -> None:
 
     settings = Settings.from_env()
     local_stack.up(settings)
-    names = {"wh": f"bench_wh_{uuid.uuid4().hex[:6]}", "shop": f"bench_shop_{uuid.uuid4().hex[:6]}"}
-    admin = local_stack.superuser_conninfo(settings)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(
-                sql.SQL("create database {} owner {}").format(
-                    sql.Identifier(name), sql.Identifier(settings.warehouse.user)
-                )
-            )
-    wh = settings.warehouse.__class__(**{**settings.warehouse.__dict__, "dbname": names["wh"]})
-    shop = settings.shop.__class__(**{**settings.shop.__dict__, "dbname": names["shop"]})
-    try:
+    with local_stack.scratch_databases(settings, "bench_wh", "bench_shop") as names:
+        wh = replace(settings.warehouse, dbname=names["bench_wh"])
+        shop = replace(settings.shop, dbname=names["bench_shop"])
         with tempfile.TemporaryDirectory(prefix="loaders-bench-") as folder:
             run(Path(folder), wh, shop, args)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for name in names.values():
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def run(folder: Path, wh, shop, args: argparse.Namespace) -> None:

@@ -20,6 +20,9 @@ import shutil
 import stat
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,3 +265,25 @@ def _provision(settings: Settings) -> None:
                     )
                 )
                 log.info("created database %s", target.dbname)
+
+
+@contextmanager
+def scratch_databases(settings: Settings, *prefixes: str) -> Iterator[dict[str, str]]:
+    """Create empty databases (``<prefix>_<random>``, owned by the warehouse login) on the local
+    server for tests and benchmarks, and drop them afterwards. Yields prefix -> name."""
+    token = uuid.uuid4().hex[:10]
+    names = {prefix: f"{prefix}_{token}" for prefix in prefixes}
+    admin = superuser_conninfo(settings)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in names.values():
+            conn.execute(
+                sql.SQL("create database {} owner {}").format(
+                    sql.Identifier(name), sql.Identifier(settings.warehouse.user)
+                )
+            )
+    try:
+        yield names
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for name in names.values():
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from loaders import local_stack
 from loaders.config import Settings
@@ -57,27 +56,13 @@ def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 @contextmanager
 def fresh_warehouse(pg_settings: Settings, folder: Path) -> Iterator[Settings]:
     """Settings with new, empty warehouse and shop databases and lake folder; dropped afterwards."""
-    token = uuid.uuid4().hex[:10]
-    names = {"warehouse": f"wh_{token}", "shop": f"shop_{token}"}
-    admin = local_stack.superuser_conninfo(pg_settings)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(
-                sql.SQL("create database {} owner {}").format(
-                    sql.Identifier(name), sql.Identifier(pg_settings.warehouse.user)
-                )
-            )
-    try:
+    with local_stack.scratch_databases(pg_settings, "wh", "shop") as names:
         yield pg_settings.with_overrides(
-            warehouse=replace(pg_settings.warehouse, dbname=names["warehouse"]),
+            warehouse=replace(pg_settings.warehouse, dbname=names["wh"]),
             shop=replace(pg_settings.shop, dbname=names["shop"]),
             lake_url=(folder / "lake").as_uri(),
             interactions_drop_dir=folder / "drop",
         )
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for name in names.values():
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

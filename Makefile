@@ -25,8 +25,8 @@ export DBT_PROJECT_DIR := $(CURDIR)/dbt_project
 # Airflow connections for the DAG, pointing at the local stack (local-only login; override the
 # WAREHOUSE_* / SHOP_* variables or these connections for any other environment)
 LOCAL_PG_PORT ?= 55432
-export AIRFLOW_CONN_WAREHOUSE_DB ?= postgresql://$(or $(WAREHOUSE_USER),pipeline):$(or $(WAREHOUSE_PASSWORD),pipeline)@$(or $(WAREHOUSE_HOST),127.0.0.1):$(or $(WAREHOUSE_PORT),$(LOCAL_PG_PORT))/$(or $(WAREHOUSE_DBNAME),warehouse)
-export AIRFLOW_CONN_SHOP_DB ?= postgresql://$(or $(SHOP_USER),pipeline):$(or $(SHOP_PASSWORD),pipeline)@$(or $(SHOP_HOST),127.0.0.1):$(or $(SHOP_PORT),$(LOCAL_PG_PORT))/$(or $(SHOP_DBNAME),shop)
+export AIRFLOW_CONN_WAREHOUSE_DB ?= postgresql://$(or $(WAREHOUSE_USER),pipeline):$(or $(WAREHOUSE_PASSWORD),local-only-password)@$(or $(WAREHOUSE_HOST),127.0.0.1):$(or $(WAREHOUSE_PORT),$(LOCAL_PG_PORT))/$(or $(WAREHOUSE_DBNAME),warehouse)
+export AIRFLOW_CONN_SHOP_DB ?= postgresql://$(or $(SHOP_USER),pipeline):$(or $(SHOP_PASSWORD),local-only-password)@$(or $(SHOP_HOST),127.0.0.1):$(or $(SHOP_PORT),$(LOCAL_PG_PORT))/$(or $(SHOP_DBNAME),shop)
 DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir dbt_project --profiles-dir dbt_project
 

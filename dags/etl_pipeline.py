@@ -4,9 +4,8 @@
     interactions.land_interactions               (the day's CSV drop -> lake + raw)
         >> dbt (Cosmos: one task per model, its tests after it) >> dbt_docs (generated, published)
 
-The day processed is the run's ``ds`` (on Airflow 3, ``@daily`` runs have data_interval_start ==
-data_interval_end == logical date), so re-running, clearing or backfilling a day rebuilds exactly
-that day. Loaders and dbt read Airflow connections: ``shop_db`` and ``warehouse_db`` (Postgres, or
+The schedule is ``@daily`` with data intervals: the run for day D starts when D is over and its
+``ds`` is D, so re-running, clearing or backfilling a day rebuilds exactly that day. Loaders and dbt read Airflow connections: ``shop_db`` and ``warehouse_db`` (Postgres, or
 Redshift when WAREHOUSE_KIND=redshift) and ``aws_default`` when the lake is on S3; the local stack
 provides them as AIRFLOW_CONN_* variables. Trigger with ``{"full_extract": true}`` for a first
 load (every shop row changed up to the end of the day). Nothing at import time touches a
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 from airflow.sdk.definitions.taskgroup import TaskGroup
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import (
@@ -80,10 +79,12 @@ else:
 
 project_config = ProjectConfig(
     dbt_project_path=DBT_PROJECT_DIR,
-    manifest_path=DBT_PROJECT_DIR / "target" / "manifest.json",
     project_name="shop_analytics",
     install_dbt_deps=False,
 )
+# A plain local path: given to the constructor, Cosmos wraps it in an ObjectStoragePath, which
+# loads Airflow's object-storage layer (and the S3 filesystem) on every parse of this file.
+project_config.manifest_path = DBT_PROJECT_DIR / "target" / "manifest.json"
 profile_config = ProfileConfig(
     profile_name="shop_analytics",
     target_name="prod" if WAREHOUSE_KIND == "redshift" else "dev",
@@ -231,7 +232,9 @@ def publish_docs(project_dir: str, context: dict[str, Any] | None = None, **_: A
 with DAG(
     dag_id="etl_pipeline",
     description="Shop extracts and interactions CSV -> lake -> warehouse raw -> dbt marts and reports",
-    schedule="@daily",
+    # @daily with data intervals: the run for day D starts once D is over, and its ds is D (a
+    # plain "@daily" on Airflow 3 would run at midnight for the day just starting)
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -20,7 +20,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # WAREHOUSE_* / SHOP_* (or Airflow connections); nothing here is a credential of a real system.
 LOCAL_PG_PORT = 55432
 LOCAL_PG_USER = "pipeline"
-LOCAL_PG_PASSWORD = "pipeline"
+LOCAL_PG_PASSWORD = "local-only-password"  # not a word of any name: Airflow masks it wherever it appears
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ dag = bag.dags.get("etl_pipeline")
 print(json.dumps({
     "errors": {k: str(v) for k, v in bag.import_errors.items()},
     "dag_ids": sorted(bag.dags),
-    "schedule": str(dag.schedule) if dag else None,
+    "schedule": [type(dag.timetable).__name__, dag.timetable.expression, str(dag.timetable.timezone)] if dag else None,
     "max_active_runs": dag.max_active_runs if dag else None,
     "tasks": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} if dag else {},
 }))
@@ -55,7 +55,8 @@ def dag_facts(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_the_dag_file_imports_without_errors(dag_facts: dict) -> None:
     assert dag_facts["errors"] == {}
     assert dag_facts["dag_ids"] == ["etl_pipeline"]
-    assert dag_facts["schedule"] == "@daily"
+    # daily, with data intervals: the run for a day starts once the day is over
+    assert dag_facts["schedule"] == ["CronDataIntervalTimetable", "0 0 * * *", "UTC"]  # @daily
     assert dag_facts["max_active_runs"] == 1
 
 

@@ -22,7 +22,7 @@ def test_it_listens_on_loopback_tcp_with_both_databases_and_a_password(pg_settin
         with psycopg.connect(target.conninfo()) as conn:
             assert conn.execute("select inet_server_addr()::text").fetchone() == ("127.0.0.1/32",)
             assert conn.execute("select current_database()").fetchone() == (target.dbname,)
-    wrong = pg_settings.warehouse.conninfo().replace("password=pipeline", "password=wrong")
+    wrong = pg_settings.warehouse.conninfo().replace("password=local-only-password", "password=wrong")
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(wrong)
 

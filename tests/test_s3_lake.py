@@ -174,7 +174,14 @@ def test_the_command_line_lands_on_s3_with_credentials_from_the_environment(
     from tests.conftest import PROJECT_DIR, env_for
 
     path = write_interactions_csv(tmp_path / "day.csv", DS, rows=100).path
-    env = env_for(settings, LAKE_URL=f"s3://{s3_bucket}/cli")
+    env = env_for(
+        settings,
+        LAKE_URL=f"s3://{s3_bucket}/cli",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL_S3=os.environ["AWS_ENDPOINT_URL_S3"],
+    )
     result = subprocess.run(
         [sys.executable, "-m", "loaders", "interactions", "--file", str(path), "--ds", DS, "--no-warehouse"],
         env=env, capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120,

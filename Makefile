@@ -112,3 +112,65 @@ bench: setup up  ## benchmarks: loaders vs psql \copy and pandas; DAG parse time
 bench-dbt: setup up  ## the dbt stage of one day through Airflow vs one plain dbt build
 	python bench/dbt_stage.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))
 
+# --- Airflow UI and docs ---
+AIRFLOW_PORT ?= 8080
+DOCS_PORT ?= 8081
+CHROMIUM ?= /usr/bin/chromium
+ARGS ?=
+CONF ?=
+AIRFLOW_LOCAL := python -m scripts.airflow_local
+
+.PHONY: airflow airflow-stop airflow-status airflow-unpause airflow-trigger airflow-cli docs browser-deps bench-dag
+
+airflow: setup up  ## start Airflow 3 (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:AIRFLOW_PORT
+	$(AIRFLOW_LOCAL) --port $(AIRFLOW_PORT) start
+
+airflow-stop:  ## stop every Airflow process `make airflow` started
+	@if [ -x $(BIN)/python ]; then $(AIRFLOW_LOCAL) stop; else echo "nothing to stop"; fi
+
+airflow-status: venv  ## which Airflow components run, and their health
+	$(AIRFLOW_LOCAL) status
+
+airflow-unpause: venv  ## unpause etl_pipeline in the running Airflow
+	$(AIRFLOW_LOCAL) unpause
+
+airflow-trigger: venv  ## run etl_pipeline for day DS (params CONF='{...}') in the running Airflow; wait for it
+	$(AIRFLOW_LOCAL) trigger --ds $(DS) $(if $(CONF),--conf '$(CONF)')
+
+airflow-cli: venv  ## an airflow command against the running Airflow: make airflow-cli ARGS='dags list'
+	$(AIRFLOW_LOCAL) cli $(ARGS)
+
+docs: docs-generate  ## generate the dbt docs and serve them on http://127.0.0.1:DOCS_PORT (Ctrl-C stops)
+	python -m scripts.serve_docs --port $(DOCS_PORT) --dir dbt_project/target
+
+browser-deps:  ## install Debian's chromium for the browser tests (once; needs root or sudo)
+	@if [ -x $(CHROMIUM) ]; then echo "== $$($(CHROMIUM) --version 2>/dev/null) at $(CHROMIUM)"; exit 0; fi; \
+	  SUDO=; if [ "$$(id -u)" != 0 ]; then command -v sudo >/dev/null || { echo "error: installing chromium needs root (apt-get install chromium)"; exit 1; }; SUDO=sudo; fi; \
+	  echo "== apt-get install chromium"; \
+	  $$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium fonts-liberation > /dev/null; \
+	  echo "== $$($(CHROMIUM) --version 2>/dev/null) at $(CHROMIUM)"
+
+bench-dag: setup  ## DAG parse time of dags/etl_pipeline.py (median of fresh processes; target <= 0.3 s)
+	python bench/dag_parse.py
+
+# --- dbt (analytics engineering) ---
+SQLFLUFF := cd dbt_project && $(BIN)/sqlfluff
+SQL_PATHS := models analyses tests snapshots
+
+.PHONY: roles lint-sql fix-sql redshift-sql test-dbt
+
+roles: venv up  ## create the warehouse roles and schema privileges (idempotent; dbt run-operation)
+	$(DBT) run-operation create_access_roles $(DBT_ARGS)
+
+lint-sql: venv up  ## sqlfluff on the dbt SQL (dbt templater, against the local warehouse)
+	$(SQLFLUFF) lint $(SQL_PATHS) --processes 2
+
+fix-sql: venv up  ## let sqlfluff fix what it can in the dbt SQL
+	$(SQLFLUFF) fix $(SQL_PATHS) --processes 2
+
+redshift-sql: venv  ## compile every dbt node for Redshift with no cluster and parse it as Redshift SQL
+	python -m pytest tests/test_dbt_redshift.py -q $(PYTEST_ARGS)
+
+test-dbt: venv  ## the dbt suites only: models, reports against Python, access by role, Redshift SQL
+	python -m pytest -m dbt $(PYTEST_ARGS)

@@ -226,7 +226,8 @@ def publish_docs(project_dir: str, context: dict[str, Any] | None = None, **_: A
     from loaders.docs import publish_docs_site
 
     settings = _settings()
-    publish_docs_site(Path(project_dir) / "target", _lake(settings))
+    site_dir = os.environ.get("DBT_DOCS_DIR")  # served by airflow_plugins/dbt_docs_plugin.py
+    publish_docs_site(Path(project_dir) / "target", _lake(settings), Path(site_dir) if site_dir else None)
 
 
 with DAG(

@@ -759,3 +759,15 @@ def test_init_builds_the_dbt_manifest_the_dag_renders_from() -> None:
     # every Airflow component waits for init, so the manifest exists before the DAG is parsed
     for name in ("airflow-scheduler", "airflow-dag-processor", "airflow-apiserver", "airflow-triggerer"):
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_authenticated_docs_plugin_and_its_site_are_in_every_airflow_service() -> None:
+    document = yaml.safe_load(COMPOSE_FILE.read_text())
+    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
+        service = document["services"][name]
+        mounts = [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in service["volumes"]]
+        assert "./airflow_plugins:/opt/airflow/plugins" in mounts, name
+        assert "docs-site:/opt/airflow/docs-site" in mounts, name
+        env = service["environment"]
+        assert env["DBT_DOCS_DIR"] == "/opt/airflow/docs-site", name
+    assert "docs-site" in document["volumes"]

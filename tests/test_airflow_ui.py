@@ -1,0 +1,118 @@
+"""`make airflow`: Airflow 3 as separate local processes (scripts/airflow_local.py).
+
+The full-stack test starts the four components the way `make airflow` does (metadata database
+`airflow` on a PostgreSQL server, LocalExecutor), has the scheduler run the DAG's first task for a
+day, and checks that stopping leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from loaders.config import Settings
+from loaders.sample_data import write_interactions_csv
+from scripts.airflow_local import (
+    COMPONENTS,
+    DAG_ID,
+    AirflowLocalError,
+    LocalAirflow,
+    create_postgres_metadata_db,
+)
+from tests.conftest import env_for, free_port
+
+
+def test_start_refuses_a_port_another_program_uses(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        local = LocalAirflow(home=tmp_path, port=taken.getsockname()[1])
+        with pytest.raises(AirflowLocalError, match="is taken by another program"):
+            local.start()
+    assert local.running() == {}
+    assert not list(local.pids_dir.glob("*.pid"))
+
+
+def test_stop_ends_a_component_and_every_process_it_started(tmp_path: Path) -> None:
+    local = LocalAirflow(home=tmp_path)
+    local.pids_dir.mkdir(parents=True)
+    # a component that starts children of its own (as the scheduler starts executor workers)
+    leader = subprocess.Popen(
+        ["bash", "-c", "sleep 300 & sleep 300 & wait"], start_new_session=True, stdin=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while len(psutil.Process(leader.pid).children()) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        processes = [psutil.Process(leader.pid), *psutil.Process(leader.pid).children()]
+        record = {"pid": leader.pid, "create_time": processes[0].create_time()}
+        (local.pids_dir / "scheduler.pid").write_text(json.dumps(record))
+        assert set(local.running()) == {"scheduler"}
+
+        assert local.stop(grace=10) == ["scheduler"]
+
+        leader.wait(timeout=10)
+        assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert local.running() == {}
+        assert not list(local.pids_dir.glob("*.pid"))
+    finally:
+        if leader.poll() is None:
+            os.killpg(leader.pid, 9)
+
+
+@pytest.mark.e2e
+def test_make_airflow_runs_each_component_and_the_scheduler_runs_the_dag(
+    settings: Settings, tmp_path: Path
+) -> None:
+    home = tmp_path / "airflow"
+    password = LocalAirflow(home=home).local_secrets()["metadata_db_password"]
+    local = LocalAirflow(
+        home=home,
+        port=free_port(),
+        metadata_db_url=create_postgres_metadata_db(password, settings),
+        base_env=env_for(settings, AIRFLOW__COSMOS__CACHE_DIR=str(tmp_path / "cosmos_cache")),
+    )
+    with local.serving(COMPONENTS, timeout=300):
+        processes = local.running()
+        assert set(processes) == set(COMPONENTS)
+        assert local.environment()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+        # every socket the components listen on is on the loopback interface
+        listening = [
+            c.laddr
+            for p in processes.values()
+            for member in [p, *p.children(recursive=True)]
+            for c in member.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        ]
+        assert listening and all(addr.ip == "127.0.0.1" for addr in listening), listening
+
+        api = local.api()
+        dag = api.dag()
+        assert dag["is_paused"], "a new DAG must start paused"
+        # a run for the day the scheduler would pick next, so unpausing adds no other run
+        ds = dag["next_dagrun_logical_date"][:10]
+        write_interactions_csv(settings.interactions_drop_file(ds), ds, rows=500)
+        run_id = api.trigger(ds)
+        assert not api.set_paused(False)["is_paused"]
+
+        deadline = time.monotonic() + 400
+        while (state := api.task_states(run_id).get("interactions.land_interactions")) != "success":
+            assert state not in ("failed", "upstream_failed"), f"land_interactions {state}"
+            assert time.monotonic() < deadline, f"land_interactions still {state}"
+            time.sleep(2)
+        runs = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns").json()["dag_runs"]
+        assert [r["dag_run_id"] for r in runs] == [run_id]
+        all_processes = [q for p in processes.values() for q in [p, *p.children(recursive=True)]]
+
+    # stopped mid-run: no component, worker or task process is left
+    time.sleep(1)
+    assert not [p for p in all_processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert local.running() == {}

@@ -8,9 +8,11 @@ and stopped at the end of the session.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,9 +37,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """Settings whose local stack is a PostgreSQL server private to this test session."""
-    local_dir = tmp_path_factory.mktemp("local")
+def pg_settings() -> Iterator[Settings]:
+    """Settings whose local stack is a PostgreSQL server private to this test session.
+
+    Its folder is outside pytest's temporary tree: another pytest session starting on the same
+    machine resets that tree's permissions, which would cut the server off its own data."""
+    local_dir = Path(tempfile.mkdtemp(prefix="shop-elt-tests-"))
     port = free_port()
     env = {
         "PIPELINE_LOCAL_DIR": str(local_dir),
@@ -51,6 +56,7 @@ def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         yield settings
     finally:
         local_stack.down(settings)
+        shutil.rmtree(local_dir, ignore_errors=True)
 
 
 @contextmanager

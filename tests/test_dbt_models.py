@@ -11,7 +11,9 @@ import pytest
 from loaders.config import Settings
 from loaders.interactions import ingest_interactions
 from loaders.lake import Lake
-from loaders.sample_data import write_interactions_csv
+from loaders.load import load_day
+from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
+from loaders.shop import SHOP_TABLES, extract_table
 from tests.conftest import fresh_warehouse, run_dbt
 from tests.reference import Expected, expected_from_csv
 
@@ -27,6 +29,14 @@ def built(
     """Two days loaded and `dbt build` run once for the module; with what they must hold."""
     folder = tmp_path_factory.mktemp("dbt")
     with fresh_warehouse(pg_settings, folder) as settings:
+        # the project also models the shop extracts: land a small shop, as its first full extract
+        lake = Lake.from_url(settings.lake_url)
+        generate_shop(
+            settings.shop, DAYS[-1], ShopScale(customers=2_000, products=200, orders_per_day=20, days=3)
+        )
+        for table in SHOP_TABLES.values():
+            extract_table(settings.shop, lake, table, DAYS[-1], full=True)
+            load_day(lake, settings.warehouse, "shop", table.name, DAYS[-1])
         combined = folder / "both_days.csv"
         lines: list[str] = []
         for ds in DAYS:

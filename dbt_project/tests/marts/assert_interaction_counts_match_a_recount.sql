@@ -2,7 +2,10 @@
 with
 
 recount as (
-    select user_id, product_id, count(*) as interaction_count
+    select
+        user_id,
+        product_id,
+        count(*) as interaction_count
     from {{ ref('fct_interactions') }}
     group by user_id, product_id
 )
@@ -14,6 +17,7 @@ select
 
 from {{ ref('fct_interactions') }} as fct_interactions
 inner join recount
-    on fct_interactions.user_id = recount.user_id
-    and fct_interactions.product_id = recount.product_id
+    on
+        fct_interactions.user_id = recount.user_id
+        and fct_interactions.product_id = recount.product_id
 where fct_interactions.interaction_count <> recount.interaction_count

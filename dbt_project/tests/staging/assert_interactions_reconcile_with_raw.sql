@@ -2,19 +2,25 @@
 with
 
 raw_rows as (
-    select _ds, count(*) as row_count
+    select
+        _ds,
+        count(*) as row_count
     from {{ source('interactions', 'user_interactions') }}
     group by _ds
 ),
 
 staged as (
-    select _ds, count(*) as row_count
+    select
+        _ds,
+        count(*) as row_count
     from {{ ref('stg_interactions__user_interactions') }}
     group by _ds
 ),
 
 rejected as (
-    select _ds, count(*) as row_count
+    select
+        _ds,
+        count(*) as row_count
     from {{ ref('stg_interactions__user_interaction_rejects') }}
     group by _ds
 )

@@ -10,5 +10,6 @@ where not exists (
     where _ds = cast('{{ var("ds") }}' as date)
 )
 {% else %}
-select 1 as missing_day where 1 = 0
+select 1 as missing_day
+where 1 = 0
 {% endif %}

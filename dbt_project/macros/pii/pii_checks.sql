@@ -1,0 +1,87 @@
+{#-
+    What the PII tests check, read from the project graph (doc pii_masking). Both return plain
+    lists so the singular tests in tests/pii/ stay short SQL.
+-#}
+
+{#- Marts and reports: the models analysts can read. -#}
+{% macro masked_layer_models() -%}
+    {%- set models = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.package_name == project_name and node.fqn[1] in ('marts', 'reports') -%}
+        {%- do models.append(node) -%}
+    {%- endfor -%}
+    {{ return(models) }}
+{%- endmacro %}
+
+
+{% macro column_meta(column) -%}
+    {{ return((column.get('config') or {}).get('meta') or column.get('meta') or {}) }}
+{%- endmacro %}
+
+
+{#-
+    For assert_pii_columns_are_masked: ([(model, column, problem)], [(model, column, policy)]).
+    Problems: a mart or report missing from the test's depends_on lines (it would run before
+    the model is built), a column declaring PII in a model that does not end with
+    select_masked(), a column named like PII that declares no class. Value checks: every
+    declared column, with the policy its values must show.
+-#}
+{% macro pii_masking_checks(test_node) -%}
+    {%- set problems = [] -%}
+    {%- set value_checks = [] -%}
+    {%- set pii_name = '(^|_)(first_name|last_name|full_name|email|phone|mobile|street|address|unit|postal_code|zip_code|birth_date|date_of_birth|ip_address)$' -%}
+    {%- for node in masked_layer_models() -%}
+        {%- if node.unique_id not in test_node.depends_on.nodes -%}
+            {%- do problems.append((node.name, '', 'not listed in the depends_on lines of the test')) -%}
+        {%- endif -%}
+        {%- for name, column in node.columns.items() -%}
+            {%- set meta = column_meta(column) -%}
+            {%- if meta.get('pii') -%}
+                {%- if 'select_masked(' not in node.raw_code -%}
+                    {%- do problems.append((node.name, name, 'declares PII but the model does not end with select_masked()')) -%}
+                {%- endif -%}
+                {%- do value_checks.append((node.name, name, pii_masking_policy(meta.get('pii'), meta.get('masking')))) -%}
+            {%- elif modules.re.search(pii_name, name) -%}
+                {%- do problems.append((node.name, name, 'named like PII but declares no meta.pii')) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return([problems, value_checks]) }}
+{%- endmacro %}
+
+
+{#-
+    For assert_no_clear_text_pii_in_marts: ([(relation, column)] holding clear-text PII — the
+    declared columns of the sources and of the intermediate and pii models — and
+    [(model, relation, column)] to scan — every text column of every mart and report, as the
+    warehouse has it, or as declared when compiling offline).
+-#}
+{% macro pii_leak_scan_targets() -%}
+    {%- set clear_text = [] -%}
+    {%- set scanned = [] -%}
+    {%- for source_node in graph.sources.values() if source_node.package_name == project_name -%}
+        {%- for name, column in source_node.columns.items() if column_meta(column).get('pii') -%}
+            {%- do clear_text.append((source(source_node.source_name, source_node.name), name)) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.package_name == project_name and node.fqn[1] in ('intermediate', 'pii') -%}
+        {%- for name, column in node.columns.items() if column_meta(column).get('pii') -%}
+            {%- do clear_text.append((ref(node.name), name)) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for node in masked_layer_models() -%}
+        {%- set relation = ref(node.name) -%}
+        {%- if var('offline_compile', none) is none -%}
+            {%- for column in adapter.get_columns_in_relation(relation) if column.is_string() -%}
+                {%- do scanned.append((node.name, relation, column.name)) -%}
+            {%- endfor -%}
+        {%- else -%}
+            {%- for name, column in node.columns.items()
+                if (column.data_type or '') | lower in ('text', 'varchar', 'character varying', 'string') -%}
+                {%- do scanned.append((node.name, relation, name)) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return([clear_text, scanned]) }}
+{%- endmacro %}

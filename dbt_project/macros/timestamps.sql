@@ -1,0 +1,26 @@
+{#- A timestamptz as a UTC timestamp (without time zone): the warehouse's one time convention. -#}
+{% macro to_utc_timestamp(column) -%}
+    {{ return(adapter.dispatch('to_utc_timestamp')(column)) }}
+{%- endmacro %}
+
+{% macro postgres__to_utc_timestamp(column) -%}
+    ({{ column }} at time zone 'UTC')
+{%- endmacro %}
+
+{% macro redshift__to_utc_timestamp(column) -%}
+    convert_timezone('UTC', {{ column }})
+{%- endmacro %}
+
+
+{#- Whole days from date `start` to date `end` (end - start). -#}
+{% macro days_between(start, end) -%}
+    {{ return(adapter.dispatch('days_between')(start, end)) }}
+{%- endmacro %}
+
+{% macro postgres__days_between(start, end) -%}
+    ({{ end }} - {{ start }})
+{%- endmacro %}
+
+{% macro redshift__days_between(start, end) -%}
+    datediff(day, {{ start }}, {{ end }})
+{%- endmacro %}

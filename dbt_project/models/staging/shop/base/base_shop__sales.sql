@@ -1,0 +1,88 @@
+-- Every raw sale-line version, typed, with the reason it is rejected (null when valid) and its
+-- standing: current, superseded or rejected. Rules: doc shop_cleaning_rules, shop_versioning_rule.
+with
+
+source as (
+
+    select * from {{ source('shop', 'sales') }}
+
+),
+
+typed as (
+
+    select
+        sale_id,
+        order_id,
+        product_id,
+        quantity,
+        unit_price,
+        coalesce(discount, 0) as discount,
+        {{ to_utc_timestamp('sold_at') }} as sold_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        _ds,
+        _source_file,
+        _load_id,
+        _loaded_at
+
+    from source
+
+),
+
+classified as (
+
+    select
+        *,
+        case
+            when sale_id is null then 'missing sale_id'
+            when updated_at is null then 'missing updated_at'
+            when order_id is null then 'missing order_id'
+            when product_id is null then 'missing product_id'
+            when quantity is null or quantity <= 0 then 'invalid quantity'
+            when unit_price is null or unit_price < 0 then 'invalid unit_price'
+            when discount < 0 or discount > quantity * unit_price then 'invalid discount'
+        end as rejection_reason
+
+    from typed
+
+),
+
+versioned as (
+
+    select
+        *,
+        row_number() over (
+            partition by sale_id, rejection_reason is null
+            order by updated_at desc, _ds desc, _load_id desc
+        ) as version_rank
+
+    from classified
+
+),
+
+final as (
+
+    select
+        sale_id,
+        order_id,
+        product_id,
+        quantity,
+        unit_price,
+        discount,
+        sold_at,
+        updated_at,
+        rejection_reason,
+        case
+            when rejection_reason is not null then 'rejected'
+            when version_rank = 1 then 'current'
+            else 'superseded'
+        end as row_status,
+        _ds,
+        _source_file,
+        _load_id,
+        _loaded_at
+
+    from versioned
+
+)
+
+select * from final

@@ -1,0 +1,69 @@
+-- depends_on: {{ ref('dim_customers') }}
+-- depends_on: {{ ref('dim_products') }}
+-- depends_on: {{ ref('fct_orders') }}
+-- depends_on: {{ ref('fct_sales') }}
+-- depends_on: {{ ref('fct_interactions') }}
+-- depends_on: {{ ref('fct_user_product_interactions') }}
+-- depends_on: {{ ref('rpt_daily_sales') }}
+-- depends_on: {{ ref('rpt_product_performance') }}
+-- depends_on: {{ ref('rpt_marketing_funnel') }}
+-- depends_on: {{ ref('rpt_customer_lifetime_value') }}
+-- depends_on: {{ ref('int_customer_addresses_flattened') }}
+-- depends_on: {{ ref('pii_customers') }}
+-- The PII leak scan (doc pii_masking): every value of every clear-text PII column (declared
+-- with meta.pii in the sources and in the intermediate and pii models) is looked for, trimmed
+-- and lower-cased, in every text column of every mart and report, whatever its name or
+-- declaration. One row per column where any is found.
+{%- set clear_text, scanned = pii_leak_scan_targets() if execute else ([], []) %}
+
+with
+
+clear_text_values as (
+    {%- for relation, column_name in clear_text %}
+
+    select distinct lower(trim(cast({{ column_name }} as {{ dbt.type_string() }}))) as clear_value
+    from {{ relation }}
+    where nullif(trim(cast({{ column_name }} as {{ dbt.type_string() }})), '') is not null
+    {{ 'union' if not loop.last }}
+    {%- else %}
+
+    select cast(null as {{ dbt.type_string() }}) as clear_value
+    where 1 = 0
+    {%- endfor %}
+
+),
+
+leaks as (
+
+    select
+        cast(null as {{ dbt.type_string() }}) as model_name,
+        cast(null as {{ dbt.type_string() }}) as column_name,
+        cast(0 as bigint) as leaked_values
+    where 1 = 0
+    {%- if execute and clear_text | length == 0 %}
+
+    union all
+
+    -- nothing is declared as PII: the scan would prove nothing
+    select
+        'all' as model_name,
+        '' as column_name,
+        cast(1 as bigint) as leaked_values
+    {%- endif %}
+    {%- for model_name, relation, column_name in scanned %}
+
+    union all
+
+    select
+        '{{ model_name }}' as model_name,
+        '{{ column_name }}' as column_name,
+        count(*) as leaked_values
+    from {{ relation }} as scanned
+    inner join clear_text_values
+        on lower(trim(scanned.{{ adapter.quote(column_name) }})) = clear_text_values.clear_value
+    having count(*) > 0
+    {%- endfor %}
+
+)
+
+select * from leaks

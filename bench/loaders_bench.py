@@ -42,7 +42,7 @@ DS = "2026-11-20"
 # (b) runs in a fresh process each time so its peak memory can be read; it reports its own
 # elapsed time for the ingest call only (not the interpreter's start-up)
 INGEST = r"""
-import json, resource, sys, time, logging
+import json, sys, time, logging
 from loaders.config import PostgresTarget
 from loaders.interactions import ingest_interactions
 from loaders.lake import Lake
@@ -50,7 +50,9 @@ target = PostgresTarget(**json.loads(sys.argv[3]))
 start = time.perf_counter()
 result = ingest_interactions(sys.argv[1], sys.argv[2], lake=Lake.from_url(sys.argv[4]), warehouse_target=target)
 elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "rows": result.rows_loaded, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this process's own peak (ru_maxrss would carry the parent's peak across exec)
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": elapsed, "rows": result.rows_loaded, "peak_mb": peak_kb / 1024}))
 """
 
 EXTRACT_LOAD = r"""

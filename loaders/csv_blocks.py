@@ -18,6 +18,7 @@ import numpy as np
 
 _SPECIAL = b',\n"\r\x00'
 _DELETE_ALL_BUT_SPECIAL = bytes(b for b in range(256) if b not in _SPECIAL)
+_DELETE_ALL_BUT_STRUCTURE = bytes(b for b in range(256) if b not in b",\n\r\x00")
 _NL, _COMMA = ord("\n"), ord(",")
 # a line whose quoting PostgreSQL's CSV COPY and Python's csv module read the same way: every
 # field is either unquoted without quotes, or wholly quoted with inner quotes doubled
@@ -48,10 +49,37 @@ class BlockValidator:
 
     def validate(self, block: bytes, first_line_number: int) -> BlockResult:
         lines = block.count(b"\n")
+        utf8 = block.isascii() or _is_utf8(block)
+        if b'"' not in block:
+            skeleton = block.translate(None, _DELETE_ALL_BUT_SPECIAL)
+            if skeleton == self._clean_line * lines and utf8:
+                return BlockResult(block, lines, lines, [])
+        elif utf8 and block.translate(None, _DELETE_ALL_BUT_STRUCTURE) == self._clean_line * lines:
+            # every line has the right delimiters outside quotes' reach; only the few lines with
+            # a quote need a look (a quoted field must be whole, and hide no delimiter)
+            return self._validate_quoted_lines(block, lines, first_line_number)
         skeleton = block.translate(None, _DELETE_ALL_BUT_SPECIAL)
-        if skeleton == self._clean_line * lines and (block.isascii() or _is_utf8(block)):
-            return BlockResult(block, lines, lines, [])
         return self._validate_lines(block, skeleton, lines, first_line_number)
+
+    def _validate_quoted_lines(self, block: bytes, lines: int, first_line_number: int) -> BlockResult:
+        rejects: list[Reject] = []
+        pieces: list[bytes] = []
+        kept_from = 0
+        position = block.find(b'"')
+        while position >= 0:
+            start = block.rfind(b"\n", 0, position) + 1
+            end = block.find(b"\n", position)
+            line = block[start:end]
+            reason = self.classify(line)
+            if reason is not None:
+                rejects.append(Reject(first_line_number + block.count(b"\n", 0, start), line, reason))
+                pieces.append(block[kept_from:start])
+                kept_from = end + 1
+            position = block.find(b'"', end)
+        if not rejects:
+            return BlockResult(block, lines, lines, [])
+        pieces.append(block[kept_from:])
+        return BlockResult(b"".join(pieces), lines, lines - len(rejects), rejects)
 
     def _validate_lines(
         self, block: bytes, skeleton: bytes, lines: int, first_line_number: int

@@ -47,10 +47,7 @@ versioned as (
 
     select
         *,
-        row_number() over (
-            partition by product_id, rejection_reason is null
-            order by updated_at desc, _ds desc, _load_id desc
-        ) as version_rank
+        {{ version_rank('product_id') }} as version_rank
 
     from classified
 
@@ -68,11 +65,7 @@ final as (
         created_at,
         updated_at,
         rejection_reason,
-        case
-            when rejection_reason is not null then 'rejected'
-            when version_rank = 1 then 'current'
-            else 'superseded'
-        end as row_status,
+        {{ row_status() }} as row_status,
         _ds,
         _source_file,
         _load_id,

@@ -20,6 +20,7 @@ _SPECIAL = b',\n"\r\x00'
 _DELETE_ALL_BUT_SPECIAL = bytes(b for b in range(256) if b not in _SPECIAL)
 _DELETE_ALL_BUT_STRUCTURE = bytes(b for b in range(256) if b not in b",\n\r\x00")
 _NL, _COMMA = ord("\n"), ord(",")
+_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "\n": "\\n", "\r": "\\r"})
 # a line whose quoting PostgreSQL's CSV COPY and Python's csv module read the same way: every
 # field is either unquoted without quotes, or wholly quoted with inner quotes doubled
 _CANONICAL_QUOTED_LINE = re.compile(r'(?:[^,"]*|"(?:[^"]|"")*")(?:,(?:[^,"]*|"(?:[^"]|"")*"))*')
@@ -136,6 +137,35 @@ class BlockValidator:
         if found != self.fields:
             return f"wrong field count: {found} fields, expected {self.fields}"
         return None
+
+
+def copy_text(block: bytes) -> bytes:
+    """Valid lines (as ``validate`` returns them) in PostgreSQL's COPY text format with a comma
+    delimiter, which the server reads about 15 % faster than CSV: backslash-escaped, and an
+    empty field, quoted or not, is NULL (load with ``(format text, delimiter ',', null '')``).
+
+    A block without quotes or backslashes (nearly every block) is already in that format and
+    passes unchanged; only lines with a quoted field go through the csv module.
+    """
+    if b'"' not in block:
+        return _escape_backslashes(block)
+    pieces: list[bytes] = []
+    done = 0
+    position = block.find(b'"')
+    while position >= 0:
+        start = block.rfind(b"\n", 0, position) + 1
+        end = block.find(b"\n", position)
+        pieces.append(_escape_backslashes(block[done:start]))
+        fields = next(csv.reader([block[start:end].decode("utf-8")], strict=True))
+        pieces.append(",".join(field.translate(_TEXT_ESCAPES) for field in fields).encode() + b"\n")
+        done = end + 1
+        position = block.find(b'"', done)
+    pieces.append(_escape_backslashes(block[done:]))
+    return b"".join(pieces)
+
+
+def _escape_backslashes(data: bytes) -> bytes:
+    return data.replace(b"\\", b"\\\\") if b"\\" in data else data
 
 
 def _is_utf8(block: bytes) -> bool:

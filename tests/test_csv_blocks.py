@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loaders.csv_blocks import BlockValidator, reject_text
+from loaders.csv_blocks import BlockValidator, copy_text, reject_text
 
 V = BlockValidator(5)
 GOOD = b"1,10,100,view,2026-11-20T10:00:00Z\n"
@@ -71,3 +71,13 @@ def test_line_numbers_count_from_the_block_start() -> None:
 
 def test_rejected_raw_text_is_storable_and_keeps_every_byte_visible() -> None:
     assert reject_text(b"a\xffb\x00c") == "a\\xffb\\x00c"
+
+
+def test_copy_text_passes_a_block_without_quotes_or_backslashes_unchanged() -> None:
+    block = GOOD * 1000 + b"2,,100,,2026-11-20T10:00:00Z\n"
+    assert copy_text(block) is block
+
+
+def test_copy_text_escapes_backslashes_and_unquotes_quoted_fields() -> None:
+    block = GOOD + b'1,"a,b","say ""hi""",x\\y,""\n' + b"2,\\N,,z,\\.\n" + GOOD
+    assert copy_text(block) == GOOD + b'1,a\\,b,say "hi",x\\\\y,\n' + b"2,\\\\N,,z,\\\\.\n" + GOOD

@@ -88,6 +88,26 @@ def test_broken_lines_are_quarantined_with_line_number_raw_text_and_reason(
     assert audit == [(5, 2, 3)]
 
 
+def test_values_that_copy_text_format_treats_specially_land_verbatim(
+    settings: Settings, wh, tmp_path: Path
+) -> None:
+    # rows go to the server in COPY's text format: backslashes, \N, \., tabs, delimiters inside
+    # quotes and empty fields must come out as the CSV delivered them (empty, quoted or not: null)
+    lines = [
+        "1,10,100,view,2026-11-20T10:00:00Z",
+        "2,\\N,100,\\.,2026-11-20T10:00:00Z",
+        '3,"a,b","say ""hi""",back\\slash,"\\,"',
+        '4,,"",tab\there,caf\u00e9',
+        '5,"line\\nnot a break",100,"",x',
+    ]
+    path = tmp_path / "day.csv"
+    path.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    result = ingest(settings, path)
+    assert (result.rows_loaded, result.rows_rejected) == (5, 0)
+    expected = [tuple(v if v != "" else None for v in row) for row in csv.reader(lines)]
+    assert raw_rows(wh) == sorted(expected, key=lambda r: r[0])
+
+
 def test_loading_a_day_twice_leaves_one_copy(settings: Settings, wh, tmp_path: Path) -> None:
     path = write_interactions_csv(tmp_path / "day.csv", DS, rows=5_000).path
     first = ingest(settings, path)

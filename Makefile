@@ -106,7 +106,7 @@ clean: down  ## stop the stack and delete all local state (.local/, dbt target/)
 
 bench: setup up  ## benchmarks: loaders vs psql \copy and pandas; DAG parse time; dbt stage via Airflow vs dbt
 	python bench/loaders_bench.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))
-	@if [ -f bench/dag_parse.py ]; then python bench/dag_parse.py; fi
+	python bench/dag_parse.py
 	python bench/dbt_stage.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))
 
 bench-dbt: setup up  ## the dbt stage of one day through Airflow vs one plain dbt build

@@ -166,9 +166,7 @@ def _land_and_load(
                 warehouse.ensure_raw_schema(conn, schema)
                 warehouse.lock_day(conn, TABLE, result.ds)
                 result.load_id = warehouse.begin_audit(conn, schema)
-                target = warehouse.create_day_partition(
-                    conn, schema, TABLE, result.ds, result.source_file, result.load_id
-                )
+                target = warehouse.create_day_partition(conn, schema, TABLE, result.ds)
                 # the lake keeps the CSV as delivered; the server is fed COPY's text format
                 statement = sql.SQL(
                     "copy {} ({}) from stdin (format text, delimiter ',', null '', freeze)"
@@ -282,7 +280,7 @@ def _finish_warehouse_load(
     start: float,
 ) -> None:
     assert result.load_id is not None
-    warehouse.swap_in_day_partition(conn, schema, TABLE, result.ds)
+    warehouse.swap_in_day_partition(conn, schema, TABLE, result.ds, result.source_file, result.load_id)
     conn.execute(
         sql.SQL("delete from {} where _ds = %s").format(sql.Identifier(schema, f"{TABLE}_rejects")),
         (result.ds,),

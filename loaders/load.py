@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from loaders import interactions, warehouse
 from loaders.config import PostgresTarget
@@ -118,8 +119,10 @@ def load_day(
             ensure_raw_table(conn, raw_schema, table, raw_columns(source, table))
             warehouse.lock_day(conn, table, ds)
             result.load_id = warehouse.begin_audit(conn, raw_schema)
-            into = warehouse.create_day_partition(conn, raw_schema, table, ds, source_file, result.load_id)
-            statement = sql.SQL("copy {} ({}) from stdin (format csv, header true)").format(
+            into = warehouse.create_day_partition(conn, raw_schema, table, ds)
+            # FREEZE: the partition was created in this transaction, so its rows can be written
+            # frozen (no hint-bit rewrite or vacuum of the whole day on its first read)
+            statement = sql.SQL("copy {} ({}) from stdin (format csv, header true, freeze)").format(
                 into, sql.SQL(", ").join(map(sql.Identifier, columns))
             )
             for part in manifest["parts"]:
@@ -131,7 +134,8 @@ def load_day(
                         f"{lake.uri(key)} is listed in the manifest but missing; land the day again"
                     ) from None
                 cursor = conn.cursor()
-                with cursor.copy(statement) as copy:
+                # a writer thread feeds the server while this one reads and decompresses
+                with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
                     for data in gunzip_verified(_Counting(body, result), lake.uri(key), part.get("sha256")):
                         copy.write(data)
                 if cursor.rowcount != part.get("rows"):
@@ -140,7 +144,7 @@ def load_day(
                         "land the day again"
                     )
                 result.rows_loaded += cursor.rowcount
-            warehouse.swap_in_day_partition(conn, raw_schema, table, ds)
+            warehouse.swap_in_day_partition(conn, raw_schema, table, ds, source_file, result.load_id)
             result.rows_rejected = manifest["rows_rejected"]
             result.rows_read = result.rows_loaded + result.rows_rejected
             if result.rows_read != manifest["rows_read"]:

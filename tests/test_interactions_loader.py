@@ -63,6 +63,24 @@ def test_a_generated_day_loads_every_structurally_sound_line(settings: Settings,
     assert lineage == (1, str(path.resolve()), 0)
 
 
+def test_lineage_every_row_shares_is_stored_once_for_the_day_not_in_each_row(
+    settings: Settings, wh, tmp_path: Path
+) -> None:
+    path = write_interactions_csv(tmp_path / "day.csv", DS, rows=2_000).path
+    result = ingest(settings, path)
+    stored_once = wh.execute(
+        "select attname from pg_attribute where attrelid = 'raw.user_interactions__20261120'::regclass "
+        "and atthasmissing order by attnum"
+    ).fetchall()
+    assert stored_once == [("_source_file",), ("_load_id",), ("_loaded_at",)]
+    # ...and every row reads it, through the parent as through the partition
+    for relation in ("raw.user_interactions", "raw.user_interactions__20261120"):
+        rows = wh.execute(
+            f"select _source_file, _load_id, count(*), count(_loaded_at) from {relation} group by 1, 2"
+        ).fetchall()
+        assert rows == [(str(path.resolve()), result.load_id, result.rows_loaded, result.rows_loaded)]
+
+
 def test_broken_lines_are_quarantined_with_line_number_raw_text_and_reason(
     settings: Settings, wh, tmp_path: Path
 ) -> None:

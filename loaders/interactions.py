@@ -27,14 +27,13 @@ from typing import BinaryIO
 
 import psycopg
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from loaders import warehouse
 from loaders.config import PostgresTarget
 from loaders.csv_blocks import BlockValidator, Reject, copy_text, reject_text
 from loaders.errors import BadInputError, LoaderError
 from loaders.lake import MANIFEST, DayWriter, Lake, day_prefix
-from loaders.streams import GzipPart
+from loaders.streams import GzipPart, ThreadedSink
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +171,15 @@ def _land_and_load(
                     "copy {} ({}) from stdin (format text, delimiter ',', null '', freeze)"
                 ).format(target, sql.SQL(", ").join(map(sql.Identifier, header)))
                 cursor = conn.cursor()
-                with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-                    _stream_blocks(source, path, checksum, result, rejects, part.write, copy.write, start)
+                with cursor.copy(statement) as copy:
+                    # a thread of its own feeds the server, a few blocks behind the reader
+                    feeder = ThreadedSink(copy.write, name="copy-feeder")
+                    try:
+                        _stream_blocks(
+                            source, path, checksum, result, rejects, part.write, feeder.write, start
+                        )
+                    finally:
+                        feeder.close()
                 if cursor.rowcount != result.rows_loaded:
                     raise LoaderError(
                         f"the warehouse received {cursor.rowcount:,} rows but {result.rows_loaded:,} were sent; "

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from loaders import interactions, warehouse
 from loaders.config import PostgresTarget
@@ -29,7 +28,7 @@ from loaders.errors import BadInputError, LoaderError
 from loaders.interactions import validate_ds
 from loaders.lake import Lake, day_prefix
 from loaders.shop import SHOP_TABLES
-from loaders.streams import gunzip_verified
+from loaders.streams import ThreadedSink, gunzip_verified
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +133,16 @@ def load_day(
                         f"{lake.uri(key)} is listed in the manifest but missing; land the day again"
                     ) from None
                 cursor = conn.cursor()
-                # a writer thread feeds the server while this one reads and decompresses
-                with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-                    for data in gunzip_verified(_Counting(body, result), lake.uri(key), part.get("sha256")):
-                        copy.write(data)
+                with cursor.copy(statement) as copy:
+                    # a thread of its own feeds the server while this one reads and decompresses
+                    feeder = ThreadedSink(copy.write, name="copy-feeder")
+                    try:
+                        for data in gunzip_verified(
+                            _Counting(body, result), lake.uri(key), part.get("sha256")
+                        ):
+                            feeder.write(data)
+                    finally:
+                        feeder.close()
                 if cursor.rowcount != part.get("rows"):
                     raise BadInputError(
                         f"{lake.uri(key)} holds {cursor.rowcount:,} rows, its manifest says {part.get('rows')}; "

@@ -6,11 +6,12 @@ at level 1 on these files, which matters because it shares two cores with the da
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from isal import isal_zlib
@@ -21,35 +22,64 @@ from loaders.lake import DayWriter
 READ_CHUNK = 1 << 20
 
 
-class GzipPart:
-    """A gzip file of the lake written on a background thread (zlib releases the GIL), so
-    compressing overlaps with reading and with the database's COPY."""
+class ThreadedSink:
+    """Hands blocks to ``consume`` on a thread of its own, at most ``depth`` blocks behind.
 
-    def __init__(self, day: DayWriter, name: str, level: int = 1) -> None:
-        self.name = day.object_name(name)
-        self._file = day.open(name)
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
-        self._compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)
-        self._sha = hashlib.sha256()
-        self._bytes = 0
+    The bound keeps memory flat in file size: when the consumer (a gzip stream, the database's
+    COPY) is slower than the reader, ``write`` waits instead of queueing the whole file. The
+    consumer's error is raised by the next ``write`` or by ``close``."""
+
+    def __init__(self, consume: Callable[[bytes], object], name: str, depth: int = 8) -> None:
+        self.name = name
+        self._consume = consume
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"gzip-{name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def write(self, data: bytes) -> None:
         if self._error:
-            raise LoaderError(f"writing the lake file {self.name} failed: {self._error}")
+            raise self._error
         self._queue.put(data)
 
     def _run(self) -> None:
         try:
             while (data := self._queue.get()) is not None:
-                self._emit(self._compressor.compress(data))
-            self._emit(self._compressor.flush())
+                self._consume(data)
         except BaseException as err:  # reported by write()/close()
             self._error = err
             while self._queue.get() is not None:
                 pass
+
+    def close(self) -> None:
+        """Wait until every block is consumed; raise the consumer's error, if any."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._error:
+            raise self._error
+
+
+class GzipPart:
+    """A gzip file of the lake written on a background thread (ISA-L releases the GIL), so
+    compressing overlaps with reading and with the database's COPY."""
+
+    def __init__(self, day: DayWriter, name: str, level: int = 1) -> None:
+        self.name = day.object_name(name)
+        self._file = day.open(name)
+        self._compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)
+        self._sha = hashlib.sha256()
+        self._bytes = 0
+        self._sink = ThreadedSink(self._compress, name=f"gzip-{name}", depth=16)
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._sink.write(data)
+        except BaseException as err:
+            raise LoaderError(f"writing the lake file {self.name} failed: {err}") from err
+
+    def _compress(self, data: bytes) -> None:
+        self._emit(self._compressor.compress(data))
 
     def _emit(self, chunk: bytes) -> None:
         if chunk:
@@ -59,18 +89,18 @@ class GzipPart:
 
     def close(self) -> dict:
         """Finish the file; returns its manifest entry (rows = lines minus the header)."""
-        self._queue.put(None)
-        self._thread.join()
-        if self._error:
+        try:
+            self._sink.close()
+            self._emit(self._compressor.flush())
+        except BaseException as err:
             self.abort()
-            raise LoaderError(f"writing the lake file {self.name} failed: {self._error}")
+            raise LoaderError(f"writing the lake file {self.name} failed: {err}") from err
         self._file.close()
         return {"key": self.name, "bytes": self._bytes, "sha256": self._sha.hexdigest()}
 
     def abort(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        with contextlib.suppress(BaseException):  # the file is being thrown away
+            self._sink.close()
         abort = getattr(self._file, "abort", None)
         (abort or self._file.close)()
 

@@ -14,7 +14,9 @@ from loaders.errors import UnreachableError
 
 log = logging.getLogger(__name__)
 
-LINEAGE_COLUMNS = ("_ds", "_source_file", "_load_id", "_loaded_at")
+# raw tables carry _ds (the partition key, stored in each row) and the lineage every row of a
+# load shares, kept once per day partition (see swap_in_day_partition)
+SHARED_LINEAGE_COLUMNS = ("_source_file", "_load_id", "_loaded_at")
 
 RAW_DDL = """
 create schema if not exists {schema};
@@ -147,7 +149,7 @@ def create_day_partition(conn: psycopg.Connection, schema: str, table: str, ds: 
         where attrelid = %s::regclass and attnum > 0 and not attisdropped and not (attname = any(%s))
         order by attnum
         """,
-        (parent.as_string(conn), list(LINEAGE_COLUMNS[1:])),
+        (parent.as_string(conn), list(SHARED_LINEAGE_COLUMNS)),
     ).fetchall()
     conn.execute(sql.SQL("drop table if exists {}").format(new))
     conn.execute(

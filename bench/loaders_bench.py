@@ -207,8 +207,10 @@ def sales(folder: Path, wh, shop, args: argparse.Namespace, env: dict) -> None:
             "create table sales_copy (sale_id bigint, order_id bigint, product_id bigint, "
             "quantity integer, unit_price numeric(10,2), discount numeric(10,2), sold_at timestamptz, updated_at timestamptz)"
         )
-    psql = [str(local_stack.psql_path()), "-q", "-h", wh.host, "-p", str(wh.port), "-U", wh.user]
-    shop_psql, wh_psql = [*psql, "-d", shop.dbname], [*psql, "-d", wh.dbname]
+    shop_psql, wh_psql = (
+        [str(local_stack.psql_path()), "-q", "-h", t.host, "-p", str(t.port), "-U", t.user, "-d", t.dbname]
+        for t in (shop, wh)
+    )
     shop_json = json.dumps({k: getattr(shop, k) for k in ("host", "port", "user", "password", "dbname")})
     wh_json = json.dumps({k: getattr(wh, k) for k in ("host", "port", "user", "password", "dbname")})
     staged_file = folder / "sales.csv"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,17 +70,13 @@ class BlockValidator:
         rejects: list[Reject] = []
         pieces: list[bytes] = []
         kept_from = 0
-        position = block.find(b'"')
-        while position >= 0:
-            start = block.rfind(b"\n", 0, position) + 1
-            end = block.find(b"\n", position)
+        for start, end in _lines_with_a_quote(block):
             line = block[start:end]
             reason = self.classify(line)
             if reason is not None:
                 rejects.append(Reject(first_line_number + block.count(b"\n", 0, start), line, reason))
                 pieces.append(block[kept_from:start])
                 kept_from = end + 1
-            position = block.find(b'"', end)
         if not rejects:
             return BlockResult(block, lines, lines, [])
         pieces.append(block[kept_from:])
@@ -154,17 +151,23 @@ def copy_text(block: bytes) -> bytes:
         return _escape_backslashes(block)
     pieces: list[bytes] = []
     done = 0
-    position = block.find(b'"')
-    while position >= 0:
-        start = block.rfind(b"\n", 0, position) + 1
-        end = block.find(b"\n", position)
+    for start, end in _lines_with_a_quote(block):
         pieces.append(_escape_backslashes(block[done:start]))
         fields = next(csv.reader([block[start:end].decode("utf-8")], strict=True))
         pieces.append(",".join(field.translate(_TEXT_ESCAPES) for field in fields).encode() + b"\n")
         done = end + 1
-        position = block.find(b'"', done)
     pieces.append(_escape_backslashes(block[done:]))
     return b"".join(pieces)
+
+
+def _lines_with_a_quote(block: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line of ``block`` that holds a quote; ``end`` is its newline."""
+    position = block.find(b'"')
+    while position >= 0:
+        start = block.rfind(b"\n", 0, position) + 1
+        end = block.find(b"\n", position)
+        yield start, end
+        position = block.find(b'"', end)
 
 
 def _escape_backslashes(data: bytes) -> bytes:

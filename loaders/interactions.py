@@ -171,15 +171,12 @@ def _land_and_load(
                     "copy {} ({}) from stdin (format text, delimiter ',', null '', freeze)"
                 ).format(target, sql.SQL(", ").join(map(sql.Identifier, header)))
                 cursor = conn.cursor()
-                with cursor.copy(statement) as copy:
-                    # a thread of its own feeds the server, a few blocks behind the reader
-                    feeder = ThreadedSink(copy.write, name="copy-feeder")
-                    try:
-                        _stream_blocks(
-                            source, path, checksum, result, rejects, part.write, feeder.write, start
-                        )
-                    finally:
-                        feeder.close()
+                # a thread of its own feeds the server, a few blocks behind the reader
+                with (
+                    cursor.copy(statement) as copy,
+                    ThreadedSink(copy.write, name="copy-feeder") as feeder,
+                ):
+                    _stream_blocks(source, path, checksum, result, rejects, part.write, feeder.write, start)
                 if cursor.rowcount != result.rows_loaded:
                     raise LoaderError(
                         f"the warehouse received {cursor.rowcount:,} rows but {result.rows_loaded:,} were sent; "

@@ -133,16 +133,13 @@ def load_day(
                         f"{lake.uri(key)} is listed in the manifest but missing; land the day again"
                     ) from None
                 cursor = conn.cursor()
-                with cursor.copy(statement) as copy:
-                    # a thread of its own feeds the server while this one reads and decompresses
-                    feeder = ThreadedSink(copy.write, name="copy-feeder")
-                    try:
-                        for data in gunzip_verified(
-                            _Counting(body, result), lake.uri(key), part.get("sha256")
-                        ):
-                            feeder.write(data)
-                    finally:
-                        feeder.close()
+                # a thread of its own feeds the server while this one reads and decompresses
+                with (
+                    cursor.copy(statement) as copy,
+                    ThreadedSink(copy.write, name="copy-feeder") as feeder,
+                ):
+                    for data in gunzip_verified(_Counting(body, result), lake.uri(key), part.get("sha256")):
+                        feeder.write(data)
                 if cursor.rowcount != part.get("rows"):
                     raise BadInputError(
                         f"{lake.uri(key)} holds {cursor.rowcount:,} rows, its manifest says {part.get('rows')}; "

@@ -51,6 +51,12 @@ class ThreadedSink:
             while self._queue.get() is not None:
                 pass
 
+    def __enter__(self) -> ThreadedSink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Wait until every block is consumed; raise the consumer's error, if any."""
         if self._thread.is_alive():

@@ -30,7 +30,7 @@ export AIRFLOW_CONN_SHOP_DB ?= postgresql://$(or $(SHOP_USER),pipeline):$(or $(S
 DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir dbt_project --profiles-dir dbt_project
 
-.PHONY: help run test setup venv manifest airflow-db up down sample load dbt-build docs summary lint format lock clean
+.PHONY: help run test setup venv manifest airflow-db up down sample load dbt-build docs summary lint format lock clean bench bench-dbt bench-history
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -109,6 +109,10 @@ bench: setup up  ## benchmarks: loaders vs psql \copy and pandas; DAG parse time
 	python bench/loaders_bench.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))
 	python bench/dag_parse.py
 	python bench/dbt_stage.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))
+
+DAYS ?= 5
+bench-history: setup up  ## daily cost against history: DAYS days of ROWS interactions (default 5 x 100000), per day and last/first
+	python bench/history.py --days $(DAYS) --rows $(if $(filter 20000,$(ROWS)),100000,$(ROWS))
 
 bench-dbt: setup up  ## the dbt stage of one day through Airflow vs one plain dbt build
 	python bench/dbt_stage.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))

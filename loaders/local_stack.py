@@ -38,7 +38,9 @@ SYSTEM_USER = "pgserver"
 SUPERUSER = "postgres"
 # Settings for a disposable development server: commits are not flushed one by one (a crash loses
 # the last moments, never consistency) and COPY into a table created in the same transaction
-# skips the WAL.
+# skips the WAL. A day's load writes a few GB of WAL at most: checkpoints are spaced so that one
+# day's writes do not force several (each would log every touched page again), and sorts and
+# hashes of a day's rows stay in memory.
 SERVER_OPTIONS = {
     "listen_addresses": None,  # filled from settings
     "port": None,
@@ -48,6 +50,10 @@ SERVER_OPTIONS = {
     "max_wal_senders": "0",
     "max_connections": "200",
     "shared_buffers": "256MB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "256MB",
     "log_min_messages": "warning",
 }
 
@@ -268,9 +274,10 @@ def _provision(settings: Settings) -> None:
 
 
 @contextmanager
-def scratch_databases(settings: Settings, *prefixes: str) -> Iterator[dict[str, str]]:
+def scratch_databases(settings: Settings, *prefixes: str, keep: bool = False) -> Iterator[dict[str, str]]:
     """Create empty databases (``<prefix>_<random>``, owned by the warehouse login) on the local
-    server for tests and benchmarks, and drop them afterwards. Yields prefix -> name."""
+    server for tests and benchmarks, and drop them afterwards (unless ``keep``). Yields
+    prefix -> name."""
     token = uuid.uuid4().hex[:10]
     names = {prefix: f"{prefix}_{token}" for prefix in prefixes}
     admin = superuser_conninfo(settings)
@@ -284,6 +291,9 @@ def scratch_databases(settings: Settings, *prefixes: str) -> Iterator[dict[str, 
     try:
         yield names
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for name in names.values():
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        if not keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                for name in names.values():
+                    conn.execute(
+                        sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+                    )

@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,12 +193,17 @@ def write_interactions_csv(
     seed: int = 42,
     dirt: bool = True,
     broken_lines: bool = True,
+    redelivered: Sequence[str] = (),
 ) -> InteractionsFile:
     """Write the interactions drop for day ``ds``: ``rows`` data lines, dirt included.
 
     ``broken_lines=False`` keeps the value dirt but no structurally broken line, so that a
-    plain ``COPY`` can read the file too (the benchmark's baseline)."""
+    plain ``COPY`` can read the file too (the benchmark's baseline). ``redelivered`` are lines
+    of earlier days' files delivered again (same interaction ids), spread through the file on
+    top of the ``rows`` new lines."""
     rng = random.Random(f"interactions:{seed}:{ds}")
+    again = list(redelivered)
+    every = max(rows // len(again), 1) if again else 0
     day_start, _ = day_bounds(ds)
     id_base = (dt.date.fromisoformat(ds) - EPOCH).days * 10_000_000
     choices = rng.choices
@@ -224,6 +230,8 @@ def write_interactions_csv(
             if line is None:
                 line = ",".join(fields)
             buf.append(line)
+            if again and i % every == every - 1:
+                buf.append(again.pop())
             if len(recent) < 64:
                 recent.append(",".join(fields))
             elif rng.random() < 0.05:
@@ -231,6 +239,7 @@ def write_interactions_csv(
             if len(buf) >= 10_000:
                 out.write("\n".join(buf) + "\n")
                 buf.clear()
+        buf.extend(again)
         if buf:
             out.write("\n".join(buf) + "\n")
     size = path.stat().st_size
@@ -238,7 +247,7 @@ def write_interactions_csv(
         "wrote %s interactions for %s to %s (%.1f MB, %.1fs)",
         f"{rows:,}", ds, path, size / 1e6, time.monotonic() - start,
     )  # fmt: skip
-    return InteractionsFile(path=path, lines=rows, bytes=size)
+    return InteractionsFile(path=path, lines=rows + len(redelivered), bytes=size)
 
 
 def _dirty_line(
@@ -440,3 +449,151 @@ def generate_shop(
 def _between(rng: random.Random, start: dt.datetime, end: dt.datetime) -> dt.datetime:
     span = int((end - start).total_seconds())
     return start + dt.timedelta(seconds=rng.randrange(max(span, 1)))
+
+
+@dataclass(frozen=True)
+class ShopDay:
+    """What one day of shop activity changed (``advance_shop``)."""
+
+    new_customers: int
+    edited_customers: int
+    repriced_products: int
+    new_orders: int
+    new_sales: int
+    status_changes: int
+    edited_sales: int
+
+
+def advance_shop(
+    target: PostgresTarget, ds: str, *, orders_per_day: int = ShopScale.orders_per_day, seed: int = 42
+) -> ShopDay:
+    """The shop application's activity on day ``ds``, on top of what the database holds: new
+    customers and orders (with their sales lines), customers who edit their details, a few
+    repriced products, orders moving on (placed -> shipped -> delivered, some cancelled or
+    returned) and a discount granted on a line. Every change is stamped inside the day, so the
+    day's incremental extract picks it up. Deterministic for the same database and arguments."""
+    rng = random.Random(f"shop-day:{seed}:{ds}")
+    day_start, day_end = day_bounds(ds)
+
+    def stamp() -> dt.datetime:
+        return _between(rng, day_start, day_end)
+
+    with psycopg.connect(target.conninfo()) as conn:
+
+        def ids(query: str, *params: object) -> list[int]:
+            return [row[0] for row in conn.execute(query, params)]
+
+        customer_ids = ids("select customer_id from customers order by customer_id")
+        product_ids = ids("select product_id from products order by product_id")
+        prices = dict(conn.execute("select product_id, price from products").fetchall())
+        next_customer = (customer_ids[-1] if customer_ids else 0) + 1
+        new_customers = []
+        for cid in range(next_customer, next_customer + max(1, len(customer_ids) // 400)):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            city, state, country, postal = rng.choice(CITIES)
+            address = {
+                "street": f"{rng.randint(1, 250)} {rng.choice(STREETS)} Street", "city": city,
+                "state": state, "postal_code": postal.format(rng.randint(0, 9), rng.randint(0, 999)),
+                "country": country,
+            }  # fmt: skip
+            at = stamp()
+            new_customers.append(
+                (cid, first, last, f"{first}.{last}{cid}@example.com".lower(),
+                 f"+1-555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}", json.dumps(address), at, at)
+            )  # fmt: skip
+        with conn.cursor().copy("copy customers from stdin") as copy:
+            for row in new_customers:
+                copy.write_row(row)
+        customer_ids += [row[0] for row in new_customers]
+
+        edited = rng.sample(customer_ids[: -len(new_customers)], k=min(len(customer_ids) // 200 + 1, 40))
+        for cid in edited:
+            if rng.random() < 0.5:
+                conn.execute(
+                    "update customers set phone = %s, updated_at = %s where customer_id = %s",
+                    (f"+1-555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}", stamp(), cid),
+                )
+            else:
+                city, state, country, postal = rng.choice(CITIES)
+                moved = {
+                    "street": f"{rng.randint(1, 250)} {rng.choice(STREETS)} Street", "city": city,
+                    "state": state, "postal_code": postal.format(rng.randint(0, 9), rng.randint(0, 999)),
+                    "country": country,
+                }  # fmt: skip
+                conn.execute(
+                    "update customers set address = %s, updated_at = %s where customer_id = %s",
+                    (json.dumps(moved), stamp(), cid),
+                )
+
+        repriced = rng.sample(product_ids, k=min(2, len(product_ids)))
+        for pid in repriced:
+            prices[pid] = round(float(prices[pid]) * rng.choice((0.9, 1.05, 1.1)), 2)
+            conn.execute(
+                "update products set price = %s, updated_at = %s where product_id = %s",
+                (prices[pid], stamp(), pid),
+            )
+
+        order_id = (conn.execute("select coalesce(max(order_id), 0) from orders").fetchone() or (0,))[0]
+        sale_id = (conn.execute("select coalesce(max(sale_id), 0) from sales").fetchone() or (0,))[0]
+        orders, sales = [], []
+        for _ in range(orders_per_day):
+            order_id += 1
+            ordered_at = stamp()
+            customer_id = rng.choice(customer_ids)
+            units = 0
+            for _line in range(rng.choice((1, 1, 1, 2, 2, 3, 4))):
+                sale_id += 1
+                product_id = rng.choice(product_ids)
+                quantity = rng.choice((1, 1, 1, 2, 2, 3, 5))
+                units += quantity
+                discount = round(float(prices[product_id]) * quantity * 0.1, 2) if rng.random() < 0.1 else 0
+                sold_at = min(
+                    ordered_at + dt.timedelta(seconds=rng.randint(0, 120)), day_end - dt.timedelta(seconds=1)
+                )
+                sales.append(
+                    (sale_id, order_id, product_id, quantity, prices[product_id], discount, sold_at, sold_at)
+                )
+            quantity_field = None if rng.random() < 0.04 else units
+            orders.append((order_id, customer_id, "placed", quantity_field, ordered_at, ordered_at))
+        for table, rows in (("orders", orders), ("sales", sales)):
+            with conn.cursor().copy(f"copy {table} from stdin") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+        # orders of the last week move on
+        moving = conn.execute(
+            "select order_id, status from orders where ordered_at >= %s and ordered_at < %s "
+            "and status in ('placed', 'shipped', 'delivered') order by order_id",
+            (day_start - dt.timedelta(days=7), day_start),
+        ).fetchall()
+        changes = 0
+        for oid, status in moving:
+            roll = rng.random()
+            step = {
+                "placed": "cancelled" if roll < 0.03 else ("shipped" if roll < 0.6 else None),
+                "shipped": "delivered" if roll < 0.6 else None,
+                "delivered": "returned" if roll < 0.02 else None,
+            }[status]
+            if step:
+                conn.execute(
+                    "update orders set status = %s, updated_at = %s where order_id = %s", (step, stamp(), oid)
+                )
+                changes += 1
+
+        discounted = ids(
+            "select sale_id from sales where discount = 0 and sold_at >= %s and sold_at < %s order by sale_id",
+            day_start - dt.timedelta(days=3), day_start,
+        )  # fmt: skip
+        granted = rng.sample(discounted, k=min(2, len(discounted)))
+        for sid in granted:
+            conn.execute(
+                "update sales set discount = round(quantity * unit_price * 0.05, 2), updated_at = %s "
+                "where sale_id = %s",
+                (stamp(), sid),
+            )
+        conn.execute("analyze")
+    day = ShopDay(
+        len(new_customers), len(edited), len(repriced), len(orders), len(sales), changes, len(granted)
+    )
+    log.info("shop database %s advanced to %s: %s", target.describe(), ds, day)
+    return day

@@ -85,15 +85,56 @@ def test_pair_totals_match_an_independent_count(built) -> None:
     assert {(u, p): n for u, p, n in rows} == dict(expected.pair_counts)
 
 
-def test_each_interaction_carries_its_pairs_count(built) -> None:
-    settings, expected, _ = built
+def test_each_interaction_carries_its_pairs_count_within_its_days_delivery(built) -> None:
+    """interaction_count keeps the first version's meaning: the number of clean interactions of
+    the row's (user, product) in the same day's delivery, which no later day changes."""
+    settings, expected, folder = built
     rows = query(
-        settings, "select interaction_id, user_id, product_id, interaction_count from marts.fct_interactions"
+        settings,
+        "select interaction_id, user_id, product_id, interaction_count, _ds::text from marts.fct_interactions",
     )
     assert len(rows) == len(expected.clean)
-    pairs = expected.pair_counts
-    assert all(n == pairs[(u, p)] for _, u, p, n in rows)
-    assert max(n for *_, n in rows) > 1  # the data has repeat pairs, so the check has teeth
+    per_day = {ds: expected_from_csv(folder / f"{ds}.csv").pair_counts for ds in DAYS}
+    assert all(n == per_day[ds][(u, p)] for _, u, p, n, ds in rows)
+    assert max(n for _, _, _, n, _ in rows) > 1  # the data has repeat pairs, so the check has teeth
+    # a pair seen on both days counts each day apart: the day's count is below the all-days total
+    assert any(n < expected.pair_counts[(u, p)] for _, u, p, n, _ in rows)
+
+
+def test_interaction_data_is_the_first_versions_table_by_its_name(built) -> None:
+    settings, expected, folder = built
+    with psycopg.connect(settings.warehouse.conninfo()) as conn:
+        columns = [
+            name
+            for (name,) in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = 'interaction_data' order by ordinal_position"
+            )
+        ]
+        assert columns == [
+            "interaction_id",
+            "user_id",
+            "product_id",
+            "action",
+            "timestamp",
+            "interaction_count",
+        ]
+        rows = conn.execute(
+            "select interaction_id, user_id, product_id, action, interaction_count from marts.interaction_data"
+        ).fetchall()
+        per_day = {ds: expected_from_csv(folder / f"{ds}.csv") for ds in DAYS}
+        day_of = {iid: ds for ds, exp in per_day.items() for iid in exp.clean}
+        assert {r[0]: (r[1], r[2], r[3]) for r in rows} == expected.clean
+        assert all(r[4] == per_day[day_of[r[0]]].pair_counts[(r[1], r[2])] for r in rows)
+        # its retrieval queries (analyses/interaction_data_*.sql) read through indexes
+        user_id, product_id = rows[0][1], rows[0][2]
+        for query_text in (
+            f"select * from marts.interaction_data where user_id = {user_id}",
+            f"select * from marts.interaction_data where user_id = {user_id} and product_id = {product_id}",
+            f"select * from marts.interaction_data where interaction_id = {rows[0][0]}",
+        ):
+            plan = "\n".join(r[0] for r in conn.execute("explain " + query_text))
+            assert "Index" in plan and "Seq Scan" not in plan, plan
 
 
 def test_per_action_counts_add_up(built) -> None:

@@ -28,6 +28,12 @@
 {%- endmacro %}
 
 
+{#- True when the run processes some days only (`ds` or a range), false for an all-days run. -#}
+{% macro processes_some_days() -%}
+    {{ return(processing_days()[0] is not none) }}
+{%- endmacro %}
+
+
 {#- A predicate keeping the rows of `column` (a date) that fall in the days processed. -#}
 {% macro in_processing_days(column) -%}
     {%- set first_day, last_day = processing_days() -%}
@@ -41,16 +47,66 @@
 {%- endmacro %}
 
 
-{#-
-    Post-hook of the incremental facts: delete the rows of the days processed whose `key` is no
-    longer staged (a day reloaded with fewer rows), so re-running a day replaces it. Plain
-    `delete ... where key not in (...)`: Redshift's DELETE takes no table alias.
--#}
-{% macro delete_rows_no_longer_staged(key, staged) -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }}
-        where
-            {{ in_processing_days('_ds') }}
-            and {{ key }} not in (select staged.{{ key }} from {{ staged }} as staged)
+{#- The negation of in_processing_days, for rows of other days (false for an all-days run). -#}
+{% macro outside_processing_days(column) -%}
+    {%- if processes_some_days() -%}
+        (not {{ in_processing_days(column) }})
+    {%- else -%}
+        (1 = 0)
     {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    A predicate keeping the rows built from versions delivered on the days processed, given the
+    row's lineage: the first and latest delivery day (`_ds`) of the versions it was built from.
+    A row whose range overlaps the processed days may depend on them (doc `incremental_lineage`).
+-#}
+{% macro lineage_in_processing_days(first_column, last_column) -%}
+    {%- set first_day, last_day = processing_days() -%}
+    {%- if first_day is none -%}
+        (1 = 1)
+    {%- else -%}
+        ({{ first_column }} <= cast('{{ last_day }}' as date) and {{ last_column }} >= cast('{{ first_day }}' as date))
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The first and the last processed day as SQL dates (null for an all-days run). -#}
+{% macro first_processing_day() -%}
+    {%- set first_day = processing_days()[0] -%}
+    {{- "cast(null as date)" if first_day is none else "cast('" ~ first_day ~ "' as date)" -}}
+{%- endmacro %}
+
+{% macro last_processing_day() -%}
+    {%- set last_day = processing_days()[1] -%}
+    {{- "cast(null as date)" if last_day is none else "cast('" ~ last_day ~ "' as date)" -}}
+{%- endmacro %}
+
+
+{#-
+    The `where` config of the data tests of day-partitioned (and lineage-tracked) models: in a
+    run that processes some days, a test checks the rows of those days only; in an all-days run
+    (an analyst's `dbt build`, the weekly check) it checks every row. See doc `scoped_tests`.
+-#}
+{% macro processed_rows(column='_ds') -%}
+    {{- in_processing_days(column) -}}
+{%- endmacro %}
+
+{% macro processed_lineage(first_column='_first_ds', last_column='_last_ds') -%}
+    {{- lineage_in_processing_days(first_column, last_column) -}}
+{%- endmacro %}
+
+
+{#-
+    The (user, product) pairs the processed days touched, as a predicate on a relation with
+    `user_id` and `product_id`: those with a row of `pair_days` (the daily model) on a
+    processed day, withdrawn pairs included (doc user_product_running_totals).
+-#}
+{% macro pairs_touched_by_processed_days(pair_days) -%}
+    (user_id, product_id) in (
+        select touched.user_id, touched.product_id
+        from {{ pair_days }} as touched
+        where {{ in_processing_days('touched._ds') }}
+    )
 {%- endmacro %}

@@ -4,6 +4,7 @@
 -- depends_on: {{ ref('fct_sales') }}
 -- depends_on: {{ ref('fct_interactions') }}
 -- depends_on: {{ ref('fct_user_product_interactions') }}
+-- depends_on: {{ ref('interaction_data') }}
 -- depends_on: {{ ref('rpt_daily_sales') }}
 -- depends_on: {{ ref('rpt_product_performance') }}
 -- depends_on: {{ ref('rpt_marketing_funnel') }}
@@ -13,17 +14,21 @@
 -- The PII leak scan (doc pii_masking): every value of every clear-text PII column (declared
 -- with meta.pii in the sources and in the intermediate and pii models) is looked for, trimmed
 -- and lower-cased, in every text column of every mart and report, whatever its name or
--- declaration. One row per column where any is found.
+-- declaration. One row per column where any is found. Covers the rows the run wrote (doc
+-- scoped_tests): the processed days' rows of day- and lineage-tracked models, every row of the
+-- models rebuilt whole; every customer currently known, and the processed days' raw versions.
 {%- set clear_text, scanned = pii_leak_scan_targets() if execute else ([], []) %}
 
 with
 
 clear_text_values as (
-    {%- for relation, column_name in clear_text %}
+    {%- for relation, column_name, predicate in clear_text %}
 
-    select distinct lower(trim(cast({{ column_name }} as {{ dbt.type_string() }}))) as clear_value
-    from {{ relation }}
-    where nullif(trim(cast({{ column_name }} as {{ dbt.type_string() }})), '') is not null
+    select distinct lower(trim(cast(clear_text.{{ column_name }} as {{ dbt.type_string() }}))) as clear_value
+    from {{ relation }} as clear_text
+    where
+        nullif(trim(cast(clear_text.{{ column_name }} as {{ dbt.type_string() }})), '') is not null
+        and {{ predicate }}
     {{ 'union' if not loop.last }}
     {%- else %}
 
@@ -50,7 +55,7 @@ leaks as (
         '' as column_name,
         cast(1 as bigint) as leaked_values
     {%- endif %}
-    {%- for model_name, relation, column_name in scanned %}
+    {%- for model_name, relation, column_name, predicate in scanned %}
 
     union all
 
@@ -61,6 +66,7 @@ leaks as (
     from {{ relation }} as scanned
     inner join clear_text_values
         on lower(trim(scanned.{{ adapter.quote(column_name) }})) = clear_text_values.clear_value
+    where {{ predicate }}
     having count(*) > 0
     {%- endfor %}
 

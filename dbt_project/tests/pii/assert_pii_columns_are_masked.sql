@@ -4,6 +4,7 @@
 -- depends_on: {{ ref('fct_sales') }}
 -- depends_on: {{ ref('fct_interactions') }}
 -- depends_on: {{ ref('fct_user_product_interactions') }}
+-- depends_on: {{ ref('interaction_data') }}
 -- depends_on: {{ ref('rpt_daily_sales') }}
 -- depends_on: {{ ref('rpt_product_performance') }}
 -- depends_on: {{ ref('rpt_marketing_funnel') }}
@@ -30,7 +31,7 @@ select
     '{{ problem }}' as problem,
     cast(0 as bigint) as failing_rows
 {%- endfor %}
-{%- for model_name, column_name, policy in value_checks %}
+{%- for model_name, column_name, policy, predicate in value_checks %}
 
 union all
 
@@ -39,7 +40,7 @@ select
     '{{ column_name }}' as column_name,
     'values not masked by policy {{ policy }}' as problem,
     count(*) as failing_rows
-from {{ ref(model_name) }}
-where not {{ is_masked_by_policy(column_name, policy) }}
+from {{ ref(model_name) }} as masked_rows
+where {{ predicate }} and not {{ is_masked_by_policy("masked_rows." ~ column_name, policy) }}
 having count(*) > 0
 {%- endfor %}

@@ -1,10 +1,12 @@
 -- Every raw shop row is accounted for, per table and day:
--- raw rows = staged (current) + rejected + superseded versions (doc shop_versioning_rule).
+-- raw rows = staged (current) + rejected + superseded versions (doc shop_versioning_rule), where
+-- a superseded version is a valid one whose key's current version ranks above it. Checks the
+-- days the run processes (every day in an all-days run): doc scoped_tests.
 {%- set entities = [
-    ('customers', 'stg_shop__customers', 'stg_shop__customer_rejects'),
-    ('products', 'stg_shop__products', 'stg_shop__product_rejects'),
-    ('orders', 'stg_shop__orders', 'stg_shop__order_rejects'),
-    ('sales', 'stg_shop__sales', 'stg_shop__sale_rejects'),
+    ('customers', 'customer_id', 'stg_shop__customers'),
+    ('products', 'product_id', 'stg_shop__products'),
+    ('orders', 'order_id', 'stg_shop__orders'),
+    ('sales', 'sale_id', 'stg_shop__sales'),
 ] %}
 with
 
@@ -12,35 +14,51 @@ raw_rows as (
     {%- for entity, _, _ in entities %}
     select '{{ entity }}' as entity, _ds, count(*) as row_count
     from {{ source('shop', entity) }}
+    where {{ processed_rows() }}
     group by _ds
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),
 
 staged as (
-    {%- for entity, staged_model, _ in entities %}
+    {%- for entity, _, staged_model in entities %}
     select '{{ entity }}' as entity, _ds, count(*) as row_count
     from {{ ref(staged_model) }}
+    where {{ processed_rows() }}
     group by _ds
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),
 
 rejected as (
-    {%- for entity, _, rejects_model in entities %}
+    {%- for entity, _, _ in entities %}
     select '{{ entity }}' as entity, _ds, count(*) as row_count
-    from {{ ref(rejects_model) }}
+    from {{ ref('base_shop__' ~ entity) }}
+    where {{ processed_rows() }} and rejection_reason is not null
     group by _ds
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),
 
 superseded as (
-    {%- for entity, _, _ in entities %}
-    select '{{ entity }}' as entity, _ds, count(*) as row_count
-    from {{ ref('base_shop__' ~ entity) }}
-    where row_status = 'superseded'
-    group by _ds
+    {%- for entity, key, staged_model in entities %}
+    select '{{ entity }}' as entity, versions._ds, count(*) as row_count
+    from {{ ref('base_shop__' ~ entity) }} as versions
+    inner join {{ ref(staged_model) }} as current_version
+        on versions.{{ key }} = current_version.{{ key }}
+    where
+        {{ processed_rows('versions._ds') }}
+        and versions.rejection_reason is null
+        and (
+            versions.updated_at < current_version.updated_at
+            or (versions.updated_at = current_version.updated_at and versions._ds < current_version._ds)
+            or (
+                versions.updated_at = current_version.updated_at
+                and versions._ds = current_version._ds
+                and versions._load_id < current_version._load_id
+            )
+        )
+    group by versions._ds
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 )

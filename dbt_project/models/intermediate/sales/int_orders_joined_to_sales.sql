@@ -1,7 +1,47 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="order_id in ({{ orders_touched_by_processed_days() }})",
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['order_id'], 'unique': true},
+            {'columns': ['customer_id']},
+            {'columns': ['_last_ds']},
+        ],
+        dist='order_id',
+        sort=['order_id'],
+    )
+}}
+-- depends_on: {{ ref('base_shop__orders') }}
+-- depends_on: {{ ref('base_shop__sales') }}
 -- One row per order, joined to its sales lines: line totals, the resolved quantity (doc
 -- order_quantity_rule) and whether the order counts as revenue (doc revenue_definition).
+-- Incremental (doc incremental_lineage): a run recomputes the orders whose version or lines
+-- came from its days, now or before (`_first_ds`/`_last_ds`), reading them through indexes.
 with
 
+{% if is_incremental() %}
+touched_orders as (
+
+    {{ orders_touched_by_processed_days() }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+    where order_id in (select touched_orders.order_id from touched_orders)
+
+),
+
+sales as (
+
+    select * from {{ ref('stg_shop__sales') }}
+    where order_id in (select touched_orders.order_id from touched_orders)
+
+),
+{% else %}
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
@@ -13,6 +53,7 @@ sales as (
     select * from {{ ref('stg_shop__sales') }}
 
 ),
+{% endif %}
 
 order_lines as (
 
@@ -21,7 +62,9 @@ order_lines as (
         count(*) as line_count,
         sum(quantity) as units_from_lines,
         sum(quantity * unit_price) as gross_amount,
-        sum(discount) as discount_amount
+        sum(discount) as discount_amount,
+        min(_ds) as lines_first_ds,
+        max(_ds) as lines_last_ds
 
     from sales
     group by order_id
@@ -43,7 +86,9 @@ joined as (
         coalesce(order_lines.gross_amount, 0) as gross_amount,
         coalesce(order_lines.discount_amount, 0) as discount_amount,
         orders.updated_at,
-        orders._ds
+        orders._ds,
+        {{ least_of('orders._ds', 'order_lines.lines_first_ds') }} as _first_ds,
+        {{ greatest_of('orders._ds', 'order_lines.lines_last_ds') }} as _last_ds
 
     from orders
     left join order_lines
@@ -74,7 +119,9 @@ final as (
         cast(discount_amount as numeric(12, 2)) as discount_amount,
         cast(gross_amount - discount_amount as numeric(12, 2)) as net_amount,
         updated_at,
-        _ds
+        _ds,
+        _first_ds,
+        _last_ds
 
     from joined
 

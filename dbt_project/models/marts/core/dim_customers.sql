@@ -1,16 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="customer_id in ({{ customers_staged_on_processed_days() }})",
+        on_schema_change='fail',
+        indexes=[{'columns': ['_ds']}],
+        dist='customer_id',
+        sort=['customer_id'],
+    )
+}}
 -- One row per shop customer, PII masked: the columns and their PII classes are declared in
 -- _core__models.yml and select_masked() applies the masking (doc pii_masking).
+-- Incremental (doc incremental_lineage): a run rebuilds the customers staged from its days.
 with
 
 customers as (
 
     select * from {{ ref('stg_shop__customers') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ customers_staged_on_processed_days() }})
+    {%- endif %}
 
 ),
 
 addresses as (
 
     select * from {{ ref('int_customer_addresses_flattened') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ customers_staged_on_processed_days() }})
+    {%- endif %}
 
 ),
 
@@ -29,7 +47,8 @@ final as (
         addresses.country,
         addresses.address_status,
         customers.created_at as signed_up_at,
-        customers.updated_at
+        customers.updated_at,
+        customers._ds
 
     from customers
     left join addresses

@@ -1,9 +1,12 @@
--- One row per user and product that interacted: totals per action, first and last seen.
+{{ config(materialized='view') }}
+-- One row per user and product that interacted: totals per action, first and last seen, over
+-- all loaded days. A view of the per-pair state int_user_product_interactions_summarized,
+-- merged by delta every day (doc user_product_running_totals).
 with
 
-pair_counts as (
+pair_totals as (
 
-    select * from {{ ref('int_user_product_interactions_aggregated') }}
+    select * from {{ ref('int_user_product_interactions_summarized') }}
 
 ),
 
@@ -19,9 +22,10 @@ final as (
         purchase_count,
         other_action_count,
         first_interacted_at,
-        last_interacted_at
+        last_interacted_at,
+        _ds
 
-    from pair_counts
+    from pair_totals
 
 )
 

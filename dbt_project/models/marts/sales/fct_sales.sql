@@ -1,46 +1,50 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='sale_id',
-        on_schema_change='append_new_columns',
+        incremental_strategy='replace',
+        replace_where="sale_id in ({{ sales_touched_by_processed_days() }})",
+        on_schema_change='fail',
         indexes=[
-            {'columns': ['sale_id'], 'unique': true},
-            {'columns': ['_ds']},
             {'columns': ['order_id']},
             {'columns': ['product_id']},
+            {'columns': ['_last_ds']},
         ],
         dist='order_id',
         sort=['sold_date'],
-        post_hook=["{{ delete_rows_no_longer_staged('sale_id', ref('stg_shop__sales')) }}"],
     )
 }}
+-- depends_on: {{ ref('base_shop__sales') }}
 -- One row per sale line (order line) with its order's customer and status.
--- Incremental by day (doc processing_days): a run writes the lines whose latest version arrived
--- on the days processed, and the lines of orders that changed on those days; lines of those
--- days that are no longer staged are removed (post-hook), so re-running a day replaces it.
+-- Incremental (doc incremental_lineage): a run recomputes the lines whose version or whose
+-- order came from its days, now or before (`_first_ds`/`_last_ds`), through indexes.
 with
 
+{% if is_incremental() %}
+touched_sales as (
+
+    {{ sales_touched_by_processed_days() }}
+
+),
+
+sales as (
+
+    select * from {{ ref('stg_shop__sales') }}
+    where sale_id in (select touched_sales.sale_id from touched_sales)
+
+),
+{% else %}
 sales as (
 
     select * from {{ ref('stg_shop__sales') }}
 
 ),
+{% endif %}
 
 orders as (
 
     select * from {{ ref('int_orders_joined_to_sales') }}
 
 ),
-
-{% if is_incremental() %}
-changed_orders as (
-
-    select order_id from orders
-    where {{ in_processing_days('_ds') }}
-
-),
-{% endif %}
 
 final as (
 
@@ -61,16 +65,13 @@ final as (
         cast(sales.quantity * sales.unit_price as numeric(12, 2)) as gross_amount,
         cast(sales.quantity * sales.unit_price - sales.discount as numeric(12, 2)) as net_amount,
         sales.updated_at,
-        sales._ds
+        sales._ds,
+        {{ least_of('sales._ds', 'orders._ds') }} as _first_ds,
+        {{ greatest_of('sales._ds', 'orders._ds') }} as _last_ds
 
     from sales
     inner join orders
         on sales.order_id = orders.order_id
-    {% if is_incremental() %}
-    where
-        {{ in_processing_days('sales._ds') }}
-        or sales.order_id in (select changed_orders.order_id from changed_orders)
-    {% endif %}
 
 )
 

@@ -1,16 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="customer_id in ({{ customers_staged_on_processed_days() }})",
+        on_schema_change='fail',
+        indexes=[{'columns': ['_ds']}],
+        dist='customer_id',
+        sort=['customer_id'],
+    )
+}}
 -- One row per customer in clear text, address flattened: for the few who need contact
 -- details (PII readers only; restricted `pii` schema). Never referenced by marts or reports.
+-- Incremental (doc incremental_lineage): a run rebuilds the customers staged from its days.
 with
 
 customers as (
 
     select * from {{ ref('stg_shop__customers') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ customers_staged_on_processed_days() }})
+    {%- endif %}
 
 ),
 
 addresses as (
 
     select * from {{ ref('int_customer_addresses_flattened') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ customers_staged_on_processed_days() }})
+    {%- endif %}
 
 ),
 
@@ -30,7 +48,8 @@ final as (
         addresses.country,
         addresses.address_status,
         customers.created_at as signed_up_at,
-        customers.updated_at
+        customers.updated_at,
+        customers._ds
 
     from customers
     left join addresses

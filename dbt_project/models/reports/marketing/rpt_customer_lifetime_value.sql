@@ -1,5 +1,7 @@
 -- Per customer: revenue orders, revenue, first and last order, tenure and the predicted
--- customer lifetime value (doc clv_formula), as of the latest order day in the data.
+-- customer lifetime value (doc clv_formula), as of the latest order day in the data. Built
+-- from the compact per-customer state (int_customer_orders_summarized), not from the orders:
+-- the as-of day moves every day, so every customer's figures do.
 with
 
 customers as (
@@ -8,33 +10,18 @@ customers as (
 
 ),
 
-orders as (
+customer_orders as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_customer_orders_summarized') }}
+    where orders > 0
 
 ),
 
 as_of as (
 
+    -- the latest order day (any status): read from the order_date index of fct_orders
     select max(order_date) as as_of_date
-    from orders
-
-),
-
-customer_orders as (
-
-    select
-        customer_id,
-        count(*) as orders,
-        sum(net_amount) as revenue,
-        min(ordered_at) as first_order_at,
-        max(ordered_at) as last_order_at,
-        min(order_date) as first_order_date,
-        max(order_date) as last_order_date
-
-    from orders
-    where is_revenue_order
-    group by customer_id
+    from {{ ref('fct_orders') }}
 
 ),
 

@@ -1,5 +1,7 @@
 -- Per product: the interaction funnel (views -> clicks -> carts -> purchases) with its
--- conversion rates, and what it sold (revenue orders only, doc revenue_definition).
+-- conversion rates, and what it sold (revenue orders only, doc revenue_definition). Built from
+-- the compact per-entity state (the per-pair totals and int_product_sales_summarized), never
+-- from the interactions or sale lines themselves.
 with
 
 products as (
@@ -14,9 +16,9 @@ pair_interactions as (
 
 ),
 
-sales as (
+product_sales as (
 
-    select * from {{ ref('fct_sales') }}
+    select * from {{ ref('int_product_sales_summarized') }}
 
 ),
 
@@ -31,20 +33,6 @@ product_interactions as (
         count(*) as interacting_users
 
     from pair_interactions
-    group by product_id
-
-),
-
-product_sales as (
-
-    select
-        product_id,
-        count(distinct order_id) as orders,
-        sum(quantity) as units_sold,
-        sum(net_amount) as revenue
-
-    from sales
-    where is_revenue_order
     group by product_id
 
 ),

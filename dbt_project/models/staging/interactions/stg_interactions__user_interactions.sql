@@ -1,4 +1,5 @@
 -- Clean interactions: one row per interaction_id, typed. Rules: doc interaction_cleaning_rules.
+-- A view over the base model's clean rows: a filter on `_ds` reaches the base table's index.
 with
 
 interactions as (

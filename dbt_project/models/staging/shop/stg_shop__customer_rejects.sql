@@ -26,7 +26,7 @@ final as (
         _loaded_at
 
     from customers
-    where row_status = 'rejected'
+    where rejection_reason is not null
 
 )
 

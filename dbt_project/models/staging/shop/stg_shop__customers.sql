@@ -1,32 +1,27 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="{{ versions_touched_by_processed_days(ref('base_shop__customers'), 'customer_id') }}",
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': true},
+            {'columns': ['_ds']},
+        ],
+        dist='customer_id',
+        sort=['customer_id'],
+    )
+}}
 -- One row per customer: the latest valid version, typed and cleaned. Clear-text PII (restricted schema).
 -- Rules: doc shop_cleaning_rules, shop_versioning_rule.
-with
-
-customers as (
-
-    select * from {{ ref('base_shop__customers') }}
-
-),
-
-final as (
-
-    select
-        customer_id,
-        first_name,
-        last_name,
-        email,
-        phone,
-        address,
-        created_at,
-        updated_at,
-        _ds,
-        _source_file,
-        _load_id,
-        _loaded_at
-
-    from customers
-    where row_status = 'current'
-
-)
-
-select * from final
+-- Incremental (doc incremental_staging): a run resolves again only the keys its days touched.
+{{
+    select_current_versions(
+        ref('base_shop__customers'),
+        'customer_id',
+        [
+            'customer_id', 'first_name', 'last_name', 'email', 'phone', 'address', 'created_at',
+            'updated_at'
+        ],
+    )
+}}

@@ -24,7 +24,7 @@ final as (
         _loaded_at
 
     from orders
-    where row_status = 'rejected'
+    where rejection_reason is not null
 
 )
 

@@ -1,30 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="{{ versions_touched_by_processed_days(ref('base_shop__orders'), 'order_id') }}",
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['order_id'], 'unique': true},
+            {'columns': ['_ds']},
+        ],
+        dist='order_id',
+        sort=['order_id'],
+    )
+}}
 -- One row per order: the latest valid version, typed and cleaned.
 -- Rules: doc shop_cleaning_rules, shop_versioning_rule.
-with
-
-orders as (
-
-    select * from {{ ref('base_shop__orders') }}
-
-),
-
-final as (
-
-    select
-        order_id,
-        customer_id,
-        status,
-        reported_quantity,
-        ordered_at,
-        updated_at,
-        _ds,
-        _source_file,
-        _load_id,
-        _loaded_at
-
-    from orders
-    where row_status = 'current'
-
-)
-
-select * from final
+-- Incremental (doc incremental_staging): a run resolves again only the keys its days touched.
+{{
+    select_current_versions(
+        ref('base_shop__orders'),
+        'order_id',
+        [
+            'order_id', 'customer_id', 'status', 'reported_quantity', 'ordered_at', 'updated_at'
+        ],
+    )
+}}

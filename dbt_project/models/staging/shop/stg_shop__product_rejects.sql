@@ -26,7 +26,7 @@ final as (
         _loaded_at
 
     from products
-    where row_status = 'rejected'
+    where rejection_reason is not null
 
 )
 

@@ -1,32 +1,27 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="{{ versions_touched_by_processed_days(ref('base_shop__products'), 'product_id') }}",
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['product_id'], 'unique': true},
+            {'columns': ['_ds']},
+        ],
+        dist='product_id',
+        sort=['product_id'],
+    )
+}}
 -- One row per product: the latest valid version of the daily catalogue snapshot.
 -- Rules: doc shop_cleaning_rules, shop_versioning_rule.
-with
-
-products as (
-
-    select * from {{ ref('base_shop__products') }}
-
-),
-
-final as (
-
-    select
-        product_id,
-        sku,
-        product_name,
-        category,
-        price,
-        is_active,
-        created_at,
-        updated_at,
-        _ds,
-        _source_file,
-        _load_id,
-        _loaded_at
-
-    from products
-    where row_status = 'current'
-
-)
-
-select * from final
+-- Incremental (doc incremental_staging): a run resolves again only the keys its days touched.
+{{
+    select_current_versions(
+        ref('base_shop__products'),
+        'product_id',
+        [
+            'product_id', 'sku', 'product_name', 'category', 'price', 'is_active', 'created_at',
+            'updated_at'
+        ],
+    )
+}}

@@ -1,10 +1,27 @@
--- Every raw interaction, typed, with the reason it would be excluded (null when it is clean).
--- The two staging models split it: clean rows, and rejects with their reason.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="{{ in_processing_days('_ds') }}",
+        on_schema_change='fail',
+        indexes=[{'columns': ['_ds']}],
+        post_hook=["{{ create_staged_interactions_indexes() }}"],
+        dist='interaction_id',
+        sort=['_ds'],
+    )
+}}
+-- Every raw interaction of the days processed, typed, with the reason it is excluded from
+-- staging (null when it is clean). Rules: doc interaction_cleaning_rules. Incremental by day
+-- (doc processing_days): a run reads the raw partitions of its days and, for re-delivered
+-- ids, the ids already staged on other days (an index lookup), never the whole history.
 with
 
 source as (
 
     select * from {{ source('interactions', 'user_interactions') }}
+    {%- if is_incremental() %}
+    where {{ in_processing_days('_ds') }}
+    {%- endif %}
 
 ),
 
@@ -51,6 +68,7 @@ classified as (
 
 ranked as (
 
+    -- the first delivery of an id among the days processed
     select
         *,
         row_number() over (
@@ -65,26 +83,35 @@ ranked as (
 final as (
 
     select
-        interaction_id,
-        user_id,
-        product_id,
-        action,
-        interacted_at,
-        interaction_id_text,
-        user_id_text,
-        product_id_text,
-        timestamp_text,
-        action_text,
+        ranked.interaction_id,
+        ranked.user_id,
+        ranked.product_id,
+        ranked.action,
+        ranked.interacted_at,
+        ranked.interaction_id_text,
+        ranked.user_id_text,
+        ranked.product_id_text,
+        ranked.timestamp_text,
+        ranked.action_text,
         coalesce(
-            invalid_reason,
-            case when delivery_number > 1 then 'duplicate interaction_id' end
+            ranked.invalid_reason,
+            case
+                when ranked.delivery_number > 1 then 'duplicate interaction_id'
+                {%- if is_incremental() %}
+                when staged_elsewhere.interaction_id is not null then 'duplicate interaction_id'
+                {%- endif %}
+            end
         ) as rejection_reason,
-        _ds,
-        _source_file,
-        _load_id,
-        _loaded_at
+        ranked._ds,
+        ranked._source_file,
+        ranked._load_id,
+        ranked._loaded_at
 
     from ranked
+    {%- if is_incremental() %}
+    -- a first delivery whose id a day outside this run already staged is a re-delivery
+    {{ join_staged_elsewhere('ranked', this) }}
+    {%- endif %}
 
 )
 

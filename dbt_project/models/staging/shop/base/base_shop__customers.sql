@@ -1,11 +1,27 @@
--- Every raw customer version, typed, with the reason it is rejected (null when valid) and its
--- standing: the current version of its customer, a superseded one, or rejected.
--- Rules: doc shop_cleaning_rules, shop_versioning_rule.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="{{ in_processing_days('_ds') }}",
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['_ds']},
+            {'columns': ['customer_id']},
+        ],
+        dist='customer_id',
+        sort=['_ds'],
+    )
+}}
+-- Every raw customer version of the days processed, typed, with the reason it is rejected (null
+-- when valid). Incremental by day (doc processing_days). Rules: doc shop_cleaning_rules.
 with
 
 source as (
 
     select * from {{ source('shop', 'customers') }}
+    {%- if is_incremental() %}
+    where {{ in_processing_days('_ds') }}
+    {%- endif %}
 
 ),
 
@@ -42,16 +58,6 @@ classified as (
 
 ),
 
-versioned as (
-
-    select
-        *,
-        {{ version_rank('customer_id') }} as version_rank
-
-    from classified
-
-),
-
 final as (
 
     select
@@ -64,13 +70,12 @@ final as (
         created_at,
         updated_at,
         rejection_reason,
-        {{ row_status() }} as row_status,
         _ds,
         _source_file,
         _load_id,
         _loaded_at
 
-    from versioned
+    from classified
 
 )
 

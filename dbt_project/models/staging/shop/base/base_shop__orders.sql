@@ -1,11 +1,28 @@
--- Every raw order version, typed, with the reason it is rejected (null when valid) and its
--- standing: current, superseded or rejected. Rules: doc shop_cleaning_rules,
--- shop_versioning_rule; the quantity is resolved later (doc order_quantity_rule).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="{{ in_processing_days('_ds') }}",
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['_ds']},
+            {'columns': ['order_id']},
+        ],
+        dist='order_id',
+        sort=['_ds'],
+    )
+}}
+-- Every raw order version of the days processed, typed, with the reason it is rejected (null
+-- when valid). Incremental by day. Rules: doc shop_cleaning_rules; the quantity is resolved
+-- later (doc order_quantity_rule).
 with
 
 source as (
 
     select * from {{ source('shop', 'orders') }}
+    {%- if is_incremental() %}
+    where {{ in_processing_days('_ds') }}
+    {%- endif %}
 
 ),
 
@@ -45,16 +62,6 @@ classified as (
 
 ),
 
-versioned as (
-
-    select
-        *,
-        {{ version_rank('order_id') }} as version_rank
-
-    from classified
-
-),
-
 final as (
 
     select
@@ -65,13 +72,12 @@ final as (
         ordered_at,
         updated_at,
         rejection_reason,
-        {{ row_status() }} as row_status,
         _ds,
         _source_file,
         _load_id,
         _loaded_at
 
-    from versioned
+    from classified
 
 )
 

@@ -1,11 +1,27 @@
--- Every raw product version (a full snapshot per day), typed, with the reason it is rejected
--- (null when valid) and its standing: current, superseded or rejected.
--- Rules: doc shop_cleaning_rules, shop_versioning_rule.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="{{ in_processing_days('_ds') }}",
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['_ds']},
+            {'columns': ['product_id']},
+        ],
+        dist='product_id',
+        sort=['_ds'],
+    )
+}}
+-- Every raw product version of the days processed (a full snapshot per day), typed, with the
+-- reason it is rejected (null when valid). Incremental by day. Rules: doc shop_cleaning_rules.
 with
 
 source as (
 
     select * from {{ source('shop', 'products') }}
+    {%- if is_incremental() %}
+    where {{ in_processing_days('_ds') }}
+    {%- endif %}
 
 ),
 
@@ -43,16 +59,6 @@ classified as (
 
 ),
 
-versioned as (
-
-    select
-        *,
-        {{ version_rank('product_id') }} as version_rank
-
-    from classified
-
-),
-
 final as (
 
     select
@@ -65,13 +71,12 @@ final as (
         created_at,
         updated_at,
         rejection_reason,
-        {{ row_status() }} as row_status,
         _ds,
         _source_file,
         _load_id,
         _loaded_at
 
-    from versioned
+    from classified
 
 )
 

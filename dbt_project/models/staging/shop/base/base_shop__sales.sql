@@ -1,10 +1,27 @@
--- Every raw sale-line version, typed, with the reason it is rejected (null when valid) and its
--- standing: current, superseded or rejected. Rules: doc shop_cleaning_rules, shop_versioning_rule.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace',
+        replace_where="{{ in_processing_days('_ds') }}",
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['_ds']},
+            {'columns': ['sale_id']},
+        ],
+        dist='sale_id',
+        sort=['_ds'],
+    )
+}}
+-- Every raw sale-line version of the days processed, typed, with the reason it is rejected
+-- (null when valid). Incremental by day. Rules: doc shop_cleaning_rules.
 with
 
 source as (
 
     select * from {{ source('shop', 'sales') }}
+    {%- if is_incremental() %}
+    where {{ in_processing_days('_ds') }}
+    {%- endif %}
 
 ),
 
@@ -46,16 +63,6 @@ classified as (
 
 ),
 
-versioned as (
-
-    select
-        *,
-        {{ version_rank('sale_id') }} as version_rank
-
-    from classified
-
-),
-
 final as (
 
     select
@@ -68,13 +75,12 @@ final as (
         sold_at,
         updated_at,
         rejection_reason,
-        {{ row_status() }} as row_status,
         _ds,
         _source_file,
         _load_id,
         _loaded_at
 
-    from versioned
+    from classified
 
 )
 

@@ -1,0 +1,201 @@
+{#-
+    Re-delivered interactions are resolved against what is already staged (doc
+    `incremental_staging`): the clean first delivery of an id among the days processed is a
+    duplicate when another day already staged that id.
+
+    `join_staged_elsewhere(rows, staged)` is a join clause that gives, for each row of `rows`
+    that is a clean first delivery, the alias `staged_elsewhere` with its `interaction_id`
+    when `staged` (the base model itself) holds that id clean on a day outside the run.
+
+    PostgreSQL: a lateral lookup per row (the partial unique index on the staged ids), so the
+    cost is at most one index probe per new row, whatever the history; an id above every
+    staged id (the usual case: ids grow over time) skips the probe. Redshift has no lateral joins
+    and no indexes: a join with the staged ids of other days, co-located by the distribution
+    key `interaction_id` and pruned by the sort key `_ds`.
+-#}
+{% macro join_staged_elsewhere(rows, staged) -%}
+    {{ return(adapter.dispatch('join_staged_elsewhere')(rows, staged)) }}
+{%- endmacro %}
+
+{% macro default__join_staged_elsewhere(rows, staged) -%}
+    left join (
+        select distinct staged.interaction_id
+        from {{ staged }} as staged
+        where staged.rejection_reason is null and {{ outside_processing_days('staged._ds') }}
+    ) as staged_elsewhere
+        on
+            {{ rows }}.interaction_id = staged_elsewhere.interaction_id
+            and {{ rows }}.invalid_reason is null
+            and {{ rows }}.delivery_number = 1
+{%- endmacro %}
+
+{% macro postgres__join_staged_elsewhere(rows, staged) -%}
+    left join lateral (
+        select staged.interaction_id
+        from {{ staged }} as staged
+        where
+            {{ rows }}.invalid_reason is null
+            and {{ rows }}.delivery_number = 1
+            and {{ rows }}.interaction_id <= (
+                select max(highest.interaction_id) from {{ staged }} as highest
+                where highest.rejection_reason is null
+            )
+            and staged.interaction_id = {{ rows }}.interaction_id
+            and staged.rejection_reason is null
+            and {{ outside_processing_days('staged._ds') }}
+        limit 1
+    ) as staged_elsewhere on true
+{%- endmacro %}
+
+{% macro redshift__join_staged_elsewhere(rows, staged) -%}
+    {{ return(default__join_staged_elsewhere(rows, staged)) }}
+{%- endmacro %}
+
+
+{#-
+    Post-hook of base_interactions__user_interactions: its partial indexes (dbt's `indexes`
+    config has no predicate), created when the table lacks them:
+
+      - unique (interaction_id) of the clean rows: what the re-delivery lookup above probes,
+        and, on PostgreSQL, the guarantee that an id is staged once over all days;
+      - (user_id, product_id, _ds) of the clean rows: the per-user and per-pair lookups of
+        fct_interactions and interaction_data, and the day's count of a row's pair;
+      - (_ds) of the rejected rows: the day's rejects without reading its interactions.
+
+    Unnamed (PostgreSQL names them): after a full refresh the replaced table, and its indexes'
+    names, linger until the commit. Redshift has no indexes (its keys play that part).
+-#}
+{% macro create_staged_interactions_indexes() -%}
+    {{ return(adapter.dispatch('create_staged_interactions_indexes')()) }}
+{%- endmacro %}
+
+{% macro default__create_staged_interactions_indexes() -%}
+    select 1
+{%- endmacro %}
+
+{% macro postgres__create_staged_interactions_indexes() -%}
+    {%- set indexes = [
+        ('unique', 'interaction_id', 'rejection_reason is null', '%UNIQUE INDEX%(interaction_id) WHERE (rejection_reason IS NULL)'),
+        ('', 'user_id, product_id, _ds', 'rejection_reason is null', '%(user_id, product_id, _ds) WHERE (rejection_reason IS NULL)'),
+        ('', '_ds', 'rejection_reason is not null', '%(_ds) WHERE (rejection_reason IS NOT NULL)'),
+    ] -%}
+    do $$
+    begin
+        {%- for unique, columns, predicate, definition in indexes %}
+        if not exists (
+            select 1 from pg_index
+            where
+                indrelid = '{{ this.include(database=false) }}'::regclass
+                and pg_get_indexdef(indexrelid) like '{{ definition }}'
+        ) then
+            create {{ unique }} index on {{ this }} ({{ columns }}) where {{ predicate }};
+        end if;
+        {%- endfor %}
+    end
+    $$
+{%- endmacro %}
+
+{% macro redshift__create_staged_interactions_indexes() -%}
+    select 1
+{%- endmacro %}
+
+
+{#-
+    Per key of `keys` (a relation or CTE with the `key_columns`), the row of `relation` with the
+    latest `order_columns` (`_ds` first) before `before_day`: the state a running total continues from (doc
+    `user_product_running_totals`).
+
+    PostgreSQL: one lateral, index-ordered probe per key (an index on key_columns + `_ds`), so
+    the cost is the number of keys, not the rows the keys have accumulated. Redshift: a window
+    over the keys' earlier rows, co-located by the distribution key and read in sort-key order.
+-#}
+{% macro latest_rows_before(keys, relation, key_columns, before_day, order_columns=['_ds']) -%}
+    {{ return(adapter.dispatch('latest_rows_before')(keys, relation, key_columns, before_day, order_columns)) }}
+{%- endmacro %}
+
+{% macro default__latest_rows_before(keys, relation, key_columns, before_day, order_columns) -%}
+    select *
+    from (
+        select
+            candidate.*,
+            row_number() over (
+                partition by {% for key in key_columns %}candidate.{{ key }}{{ ', ' if not loop.last }}{% endfor %}
+                order by {% for column in order_columns %}candidate.{{ column }} desc{{ ', ' if not loop.last }}{% endfor %}
+            ) as recency
+        from {{ relation }} as candidate
+        inner join {{ keys }} as wanted
+            on
+                {%- for key in key_columns %}
+                candidate.{{ key }} = wanted.{{ key }}{{ ' and' if not loop.last }}
+                {%- endfor %}
+        where candidate._ds < {{ before_day }}
+    ) as ranked
+    where recency = 1
+{%- endmacro %}
+
+{% macro postgres__latest_rows_before(keys, relation, key_columns, before_day, order_columns) -%}
+    select previous.*
+    from {{ keys }} as wanted
+    inner join lateral (
+        select *
+        from {{ relation }} as candidate
+        where
+            {%- for key in key_columns %}
+            candidate.{{ key }} = wanted.{{ key }} and
+            {%- endfor %}
+            candidate._ds < {{ before_day }}
+        order by {% for column in order_columns %}candidate.{{ column }} desc{{ ', ' if not loop.last }}{% endfor %}
+        limit 1
+    ) as previous on true
+{%- endmacro %}
+
+{% macro redshift__latest_rows_before(keys, relation, key_columns, before_day, order_columns) -%}
+    {{ return(default__latest_rows_before(keys, relation, key_columns, before_day, order_columns)) }}
+{%- endmacro %}
+
+
+{#-
+    A CTE `name` of per-pair totals over the delivery days of `pair_days` (a relation or CTE
+    with `_ds`, `user_id`, `product_id`, the `counts` and `first_`/`last_interacted_at`): the
+    pair's latest day there (`_ds`), the totals over all its days, and `before_*` the totals
+    over its days before that latest one (doc user_product_running_totals).
+-#}
+{% macro pair_totals_from_days(pair_days, counts, name='pair_totals') -%}
+{{ name }}_latest as (
+
+    select
+        user_id,
+        product_id,
+        max(_ds) as latest_ds
+
+    from {{ pair_days }}
+    group by user_id, product_id
+
+),
+
+{{ name }} as (
+
+    select
+        days.user_id,
+        days.product_id,
+        latest.latest_ds as _ds,
+        {%- for count in counts %}
+        cast(sum(days.{{ count }}) as bigint) as {{ count }},
+        cast(sum(case when days._ds < latest.latest_ds then days.{{ count }} else 0 end) as bigint)
+            as before_{{ count }},
+        {%- endfor %}
+        min(days.first_interacted_at) as first_interacted_at,
+        max(days.last_interacted_at) as last_interacted_at,
+        min(case when days._ds < latest.latest_ds then days.first_interacted_at end)
+            as before_first_interacted_at,
+        max(case when days._ds < latest.latest_ds then days.last_interacted_at end)
+            as before_last_interacted_at
+
+    from {{ pair_days }} as days
+    inner join {{ name }}_latest as latest
+        on days.user_id = latest.user_id and days.product_id = latest.product_id
+    group by days.user_id, days.product_id, latest.latest_ds
+
+)
+{%- endmacro %}
+

@@ -1,0 +1,197 @@
+{#-
+    Materialization `day_partitions` (doc `day_partitions`): a model whose rows each belong to
+    one delivery day (`partition_by_day`, default `_ds`) and whose run replaces whole days.
+
+    PostgreSQL: the table is partitioned by list on the day, one partition per day. A run that
+    processes some days builds each of their partitions as a new table, in the run's
+    transaction, and swaps it in for the old one (detach, drop, attach): the raw loader's own
+    mechanism. A new table created in the transaction is written without WAL on the local
+    server (`wal_level=minimal`) and its indexes are built in bulk when it is attached, so a day
+    costs the same on the thirtieth day as on the first, whatever the history: nothing is
+    inserted into, or deleted from, a large table or a large index. A query on `_ds` reads its
+    partitions only. An all-days run, a first build or `--full-refresh` builds every partition.
+
+    Other warehouses (Redshift): the `incremental` materialization with the model's
+    `replace` strategy (delete the processed days, insert them again), sorted by `_ds`.
+-#}
+{% materialization day_partitions, adapter='postgres' -%}
+    {%- set column = config.get('partition_by_day', '_ds') -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set first_day, last_day = processing_days() -%}
+    {%- set rebuild = should_full_refresh() or existing_relation is none or first_day is none
+        or not is_day_partitioned(existing_relation) -%}
+    {%- set grant_config = config.get('grants') -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    -- `BEGIN` happens here:
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {% if rebuild %}
+        {%- set intermediate = make_intermediate_relation(target_relation) -%}
+        {%- set backup = make_backup_relation(target_relation, 'table') -%}
+        {{ drop_relation_if_exists(load_cached_relation(intermediate)) }}
+        {{ drop_relation_if_exists(load_cached_relation(backup)) }}
+        {%- set staged = make_temp_relation(target_relation) -%}
+        {% do run_query(get_create_table_as_sql(True, staged, sql)) %}
+        {%- set days = run_query('select distinct ' ~ column ~ ' from ' ~ staged ~ ' order by 1').columns[0].values() -%}
+        {% call statement('main') -%}
+            {{ day_partitioned_parent_sql(intermediate, staged, column) }};
+            {%- for day in days %}
+            create table {{ day_partition(intermediate, target_relation, day, '__new') }}
+                partition of {{ intermediate }} for values in ('{{ day }}');
+            {%- endfor %}
+            insert into {{ intermediate }} ({{ day_partition_columns(staged) }})
+            select {{ day_partition_columns(staged) }} from {{ staged }}
+        {%- endcall %}
+        {% do create_indexes(intermediate) %}
+        {% if existing_relation is not none %}
+            {{ adapter.rename_relation(existing_relation, backup) }}
+            {% do run_query('drop table ' ~ backup ~ ' cascade') %}
+        {% endif %}
+        {{ adapter.rename_relation(intermediate, target_relation) }}
+        {% for day in days %}
+            {% do run_query('alter table ' ~ day_partition(intermediate, target_relation, day, '__new')
+                ~ ' rename to ' ~ day_partition(target_relation, target_relation, day).identifier) %}
+            {% do run_query('analyze ' ~ day_partition(target_relation, target_relation, day)) %}
+        {% endfor %}
+    {% else %}
+        {%- set days = calendar_days(first_day, last_day) -%}
+        {%- set keys = replace_unique_key(config.get('unique_key')) -%}
+        {#- a model with a unique_key may also rewrite rows of later days (days re-processed
+            out of order): those are merged by key into their partitions -#}
+        {%- set merges_later_days = keys and has_day_partitions_after(target_relation, last_day) -%}
+        {%- set staged = none -%}
+        {% if days | length > 1 or merges_later_days %}
+            {%- set staged = make_temp_relation(target_relation) -%}
+            {% do run_query(get_create_table_as_sql(True, staged, sql)) %}
+        {% endif %}
+        {%- set columns = day_partition_columns(target_relation) -%}
+        {% call statement('main') -%}
+            {%- for day in days %}
+            {%- set fresh = day_partition(target_relation, target_relation, day, '__new') %}
+            {%- set current = day_partition(target_relation, target_relation, day) %}
+            drop table if exists {{ fresh }};
+            create table {{ fresh }} (like {{ target_relation }} including defaults including constraints);
+            -- implies the partition's bounds (not null included), so attaching it reads no row
+            alter table {{ fresh }} add constraint {{ fresh.identifier }}_day
+                check ({{ column }} is not null and {{ column }} = '{{ day }}');
+            insert into {{ fresh }} ({{ columns }})
+            {%- if staged is none %}
+            select {{ columns }} from ({{ sql }}) as model_rows;
+            {%- else %}
+            select {{ columns }} from {{ staged }} where {{ column }} = '{{ day }}';
+            {%- endif %}
+            {{ detach_day_partition(target_relation, current, day) }}
+            alter table {{ target_relation }} attach partition {{ fresh }} for values in ('{{ day }}');
+            alter table {{ fresh }} rename to {{ current.identifier }};
+            analyze {{ current }};
+            {%- endfor %}
+            {%- if merges_later_days %}
+            {{ replace_key_lookup_hint() }}
+            delete from {{ target_relation }}
+            where ({{ keys | join(', ') }}) in (
+                select {{ keys | join(', ') }} from {{ staged }} where not {{ in_processing_days(column) }}
+            );
+            insert into {{ target_relation }} ({{ columns }})
+            select {{ columns }} from {{ staged }} where not {{ in_processing_days(column) }};
+            {%- elif staged is not none %}
+            -- every new row must belong to a processed day
+            do $$ begin
+                if exists (select 1 from {{ staged }} where not {{ in_processing_days(column) }}) then
+                    raise exception '{{ this }}: the model wrote rows outside the days processed ({{ first_day }}..{{ last_day }})';
+                end if;
+            end $$;
+            {%- endif %}
+        {%- endcall %}
+    {% endif %}
+
+    {% set should_revoke = should_revoke(existing_relation, full_refresh_mode=rebuild) %}
+    {% do apply_grants(target_relation, grant_config, should_revoke=should_revoke) %}
+    {% do persist_docs(target_relation, model) %}
+
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    -- `COMMIT` happens here
+    {% do adapter.commit() %}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+    {{ return({'relations': [target_relation]}) }}
+{%- endmaterialization %}
+
+
+{% materialization day_partitions, default -%}
+    {{ return(materialization_incremental_default()) }}
+{%- endmaterialization %}
+
+
+{#- Is `relation` a table partitioned by list (a parent of day partitions)? -#}
+{% macro is_day_partitioned(relation) -%}
+    {%- set found = run_query(
+        "select 1 from pg_partitioned_table where partrelid = to_regclass('"
+        ~ relation.include(database=false) ~ "')"
+    ) -%}
+    {{ return(found.rows | length > 0) }}
+{%- endmacro %}
+
+
+{#- The relation of `day`'s partition of `parent`, named after `named_after` (+ suffix). -#}
+{% macro day_partition(parent, named_after, day, suffix='') -%}
+    {{ return(parent.incorporate(path={
+        'identifier': named_after.identifier ~ '__' ~ (day | string | replace('-', '')) ~ suffix
+    })) }}
+{%- endmacro %}
+
+
+{#- The parent table: the contract's columns and constraints when it is enforced, else the
+    columns of the staged rows; partitioned by list on `column`. -#}
+{% macro day_partitioned_parent_sql(relation, staged, column) -%}
+    {%- set contract_config = config.get('contract') -%}
+    {%- if contract_config.enforced -%}
+        {{ get_assert_columns_equivalent(sql) }}
+        create table {{ relation }} {{ get_table_columns_and_constraints() }}
+    {%- else -%}
+        create table {{ relation }} (like {{ staged }})
+    {%- endif %}
+    partition by list ({{ column }})
+{%- endmacro %}
+
+
+{#- The quoted column names of `relation`, in order, as a select / insert list. -#}
+{% macro day_partition_columns(relation) -%}
+    {{ return(get_quoted_csv(adapter.get_columns_in_relation(relation) | map(attribute='name'))) }}
+{%- endmacro %}
+
+
+{#- Has the day-partitioned `relation` a partition for a day after `last_day`? -#}
+{% macro has_day_partitions_after(relation, last_day) -%}
+    {%- set found = run_query(
+        "select 1 from " ~ relation ~ " where " ~ config.get('partition_by_day', '_ds')
+        ~ " > cast('" ~ last_day ~ "' as date) limit 1"
+    ) -%}
+    {{ return(found.rows | length > 0) }}
+{%- endmacro %}
+
+
+{#- Statements that detach and drop the partition of `day` when there is one. -#}
+{% macro detach_day_partition(parent, partition, day) -%}
+    {%- set found = run_query(
+        "select 1 from pg_inherits where inhparent = to_regclass('" ~ parent.include(database=false)
+        ~ "') and inhrelid = to_regclass('" ~ partition.include(database=false) ~ "')"
+    ) -%}
+    {%- if found.rows | length > 0 -%}
+        alter table {{ parent }} detach partition {{ partition }};
+        drop table {{ partition }};
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Every day from `first_day` to `last_day` (YYYY-MM-DD strings), inclusive. -#}
+{% macro calendar_days(first_day, last_day) -%}
+    {%- set start = modules.datetime.date.fromisoformat(first_day) -%}
+    {%- set count = (modules.datetime.date.fromisoformat(last_day) - start).days + 1 -%}
+    {%- set days = [] -%}
+    {%- for offset in range(count) -%}
+        {%- do days.append((start + modules.datetime.timedelta(days=offset)).isoformat()) -%}
+    {%- endfor -%}
+    {{ return(days) }}
+{%- endmacro %}

@@ -7,9 +7,10 @@
     that is a clean first delivery, the alias `staged_elsewhere` with its `interaction_id`
     when `staged` (the base model itself) holds that id clean on a day outside the run.
 
-    PostgreSQL: a lateral lookup per row (the partial unique index on the staged ids), so the
-    cost is at most one index probe per new row, whatever the history; an id above every
-    staged id (the usual case: ids grow over time) skips the probe. Redshift has no lateral joins
+    PostgreSQL: a lateral lookup per row, through each day's unique index of its clean ids; an
+    id above every staged id (the usual case: ids grow over time, as sequences, snowflake ids
+    and ULIDs do) skips it, so the lookups are those of the re-delivered rows. Ids in random
+    order would cost one probe per day of history for every new row. Redshift has no lateral joins
     and no indexes: a join with the staged ids of other days, co-located by the distribution
     key `interaction_id` and pruned by the sort key `_ds`.
 -#}
@@ -49,54 +50,6 @@
 
 {% macro redshift__join_staged_elsewhere(rows, staged) -%}
     {{ return(default__join_staged_elsewhere(rows, staged)) }}
-{%- endmacro %}
-
-
-{#-
-    Post-hook of base_interactions__user_interactions: its partial indexes (dbt's `indexes`
-    config has no predicate), created when the table lacks them:
-
-      - unique (interaction_id) of the clean rows: what the re-delivery lookup above probes,
-        and, on PostgreSQL, the guarantee that an id is staged once over all days;
-      - (user_id, product_id, _ds) of the clean rows: the per-user and per-pair lookups of
-        fct_interactions and interaction_data, and the day's count of a row's pair;
-      - (_ds) of the rejected rows: the day's rejects without reading its interactions.
-
-    Unnamed (PostgreSQL names them): after a full refresh the replaced table, and its indexes'
-    names, linger until the commit. Redshift has no indexes (its keys play that part).
--#}
-{% macro create_staged_interactions_indexes() -%}
-    {{ return(adapter.dispatch('create_staged_interactions_indexes')()) }}
-{%- endmacro %}
-
-{% macro default__create_staged_interactions_indexes() -%}
-    select 1
-{%- endmacro %}
-
-{% macro postgres__create_staged_interactions_indexes() -%}
-    {%- set indexes = [
-        ('unique', 'interaction_id', 'rejection_reason is null', '%UNIQUE INDEX%(interaction_id) WHERE (rejection_reason IS NULL)'),
-        ('', 'user_id, product_id, _ds', 'rejection_reason is null', '%(user_id, product_id, _ds) WHERE (rejection_reason IS NULL)'),
-        ('', '_ds', 'rejection_reason is not null', '%(_ds) WHERE (rejection_reason IS NOT NULL)'),
-    ] -%}
-    do $$
-    begin
-        {%- for unique, columns, predicate, definition in indexes %}
-        if not exists (
-            select 1 from pg_index
-            where
-                indrelid = '{{ this.include(database=false) }}'::regclass
-                and pg_get_indexdef(indexrelid) like '{{ definition }}'
-        ) then
-            create {{ unique }} index on {{ this }} ({{ columns }}) where {{ predicate }};
-        end if;
-        {%- endfor %}
-    end
-    $$
-{%- endmacro %}
-
-{% macro redshift__create_staged_interactions_indexes() -%}
-    select 1
 {%- endmacro %}
 
 
@@ -160,7 +113,28 @@
     pair's latest day there (`_ds`), the totals over all its days, and `before_*` the totals
     over its days before that latest one (doc user_product_running_totals).
 -#}
-{% macro pair_totals_from_days(pair_days, counts, name='pair_totals') -%}
+{% macro pair_totals_from_days(pair_days, counts, name='pair_totals', single_day=false) -%}
+{%- if single_day %}
+{{ name }} as (
+
+    -- one delivery day: it is every pair's latest, and nothing comes before it
+    select
+        user_id,
+        product_id,
+        _ds,
+        {%- for count in counts %}
+        cast({{ count }} as bigint) as {{ count }},
+        cast(0 as bigint) as before_{{ count }},
+        {%- endfor %}
+        first_interacted_at,
+        last_interacted_at,
+        cast(null as timestamp) as before_first_interacted_at,
+        cast(null as timestamp) as before_last_interacted_at
+
+    from {{ pair_days }}
+
+)
+{%- else %}
 {{ name }}_latest as (
 
     select
@@ -197,5 +171,5 @@
     group by days.user_id, days.product_id, latest.latest_ds
 
 )
+{%- endif %}
 {%- endmacro %}
-

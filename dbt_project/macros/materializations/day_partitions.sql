@@ -6,9 +6,9 @@
     processes some days builds each of their partitions as a new table, in the run's
     transaction, and swaps it in for the old one (detach, drop, attach): the raw loader's own
     mechanism. A new table created in the transaction is written without WAL on the local
-    server (`wal_level=minimal`) and its indexes are built in bulk when it is attached, so a day
-    costs the same on the thirtieth day as on the first, whatever the history: nothing is
-    inserted into, or deleted from, a large table or a large index. A query on `_ds` reads its
+    server (`wal_level=minimal`), with its indexes in place before its rows, so a day costs the
+    same on the thirtieth day as on the first, whatever the history: nothing is inserted into,
+    or deleted from, a large table or a large index, and nothing is read back to index it. A query on `_ds` reads its
     partitions only. An all-days run, a first build or `--full-refresh` builds every partition.
 
     Other warehouses (Redshift): the `incremental` materialization with the model's
@@ -41,13 +41,14 @@
             create table {{ day_partition(intermediate, target_relation, day, '__new') }}
                 partition of {{ intermediate }} for values in ('{{ day }}');
             {%- endfor %}
+            {{ day_partition_indexes_sql(intermediate) }}
             insert into {{ intermediate }} ({{ day_partition_columns(staged) }})
             select {{ day_partition_columns(staged) }} from {{ staged }}
         {%- endcall %}
-        {% do create_indexes(intermediate) %}
         {% if existing_relation is not none %}
             {{ adapter.rename_relation(existing_relation, backup) }}
-            {% do run_query('drop table ' ~ backup ~ ' cascade') %}
+            {#- through the adapter, so that its cache forgets the views this drop takes along -#}
+            {% do adapter.drop_relation(backup) %}
         {% endif %}
         {{ adapter.rename_relation(intermediate, target_relation) }}
         {% for day in days %}
@@ -61,11 +62,10 @@
         {#- a model with a unique_key may also rewrite rows of later days (days re-processed
             out of order): those are merged by key into their partitions -#}
         {%- set merges_later_days = keys and has_day_partitions_after(target_relation, last_day) -%}
-        {%- set staged = none -%}
-        {% if days | length > 1 or merges_later_days %}
-            {%- set staged = make_temp_relation(target_relation) -%}
-            {% do run_query(get_create_table_as_sql(True, staged, sql)) %}
-        {% endif %}
+        {#- the new rows first go to a temporary table: creating a table from a query may run in
+            parallel, inserting into one may not, and the rows are then split by day -#}
+        {%- set staged = make_temp_relation(target_relation) -%}
+        {% do run_query(get_create_table_as_sql(True, staged, sql)) %}
         {%- set columns = day_partition_columns(target_relation) -%}
         {% call statement('main') -%}
             {%- for day in days %}
@@ -76,12 +76,9 @@
             -- implies the partition's bounds (not null included), so attaching it reads no row
             alter table {{ fresh }} add constraint {{ fresh.identifier }}_day
                 check ({{ column }} is not null and {{ column }} = '{{ day }}');
+            {{ day_partition_indexes_sql(fresh) }}
             insert into {{ fresh }} ({{ columns }})
-            {%- if staged is none %}
-            select {{ columns }} from ({{ sql }}) as model_rows;
-            {%- else %}
             select {{ columns }} from {{ staged }} where {{ column }} = '{{ day }}';
-            {%- endif %}
             {{ detach_day_partition(target_relation, current, day) }}
             alter table {{ target_relation }} attach partition {{ fresh }} for values in ('{{ day }}');
             alter table {{ fresh }} rename to {{ current.identifier }};
@@ -95,7 +92,7 @@
             );
             insert into {{ target_relation }} ({{ columns }})
             select {{ columns }} from {{ staged }} where not {{ in_processing_days(column) }};
-            {%- elif staged is not none %}
+            {%- else %}
             -- every new row must belong to a processed day
             do $$ begin
                 if exists (select 1 from {{ staged }} where not {{ in_processing_days(column) }}) then
@@ -122,6 +119,22 @@
 {% materialization day_partitions, default -%}
     {{ return(materialization_incremental_default()) }}
 {%- endmaterialization %}
+
+
+{#-
+    The indexes of a day-partitioned table (`indexes`: dbt's config; `partition_indexes`: the
+    same keys plus `where`, for partial indexes), created on `relation` before its rows are
+    written: on the parent (where they apply to every partition) when it is built, on a day's
+    new partition before its rows, so that attaching it finds them in place. Each partition's
+    indexes are then written as its rows are inserted, a day's worth at a time, without reading
+    the day back to build them.
+-#}
+{% macro day_partition_indexes_sql(relation) -%}
+    {%- for index in config.get('indexes', []) + config.get('partition_indexes', []) %}
+    create {{ 'unique ' if index.get('unique') }}index on {{ relation }} ({{ index['columns'] | join(', ') }})
+        {%- if index.get('where') %} where {{ index['where'] }}{% endif %};
+    {%- endfor %}
+{%- endmacro %}
 
 
 {#- Is `relation` a table partitioned by list (a parent of day partitions)? -#}

@@ -48,7 +48,8 @@ state as (
 ),
 {% endif %}
 
-{{ pair_totals_from_days('pair_days', counts) }},
+{%- set one_day = is_incremental() and processing_days()[0] == processing_days()[1] %}
+{{ pair_totals_from_days('pair_days', counts, single_day=one_day) }},
 
 {% if is_incremental() %}
 classified as (

@@ -1,4 +1,5 @@
 -- Clean interactions: one row per interaction_id, typed. Rules: doc interaction_cleaning_rules.
+-- `_load_id` names the load (raw.load_audit has its file and time).
 -- A view over the base model's clean rows: a filter on `_ds` reaches the base table's index.
 with
 
@@ -17,9 +18,7 @@ final as (
         action,
         interacted_at,
         _ds,
-        _source_file,
-        _load_id,
-        _loaded_at
+        _load_id
 
     from interactions
     where rejection_reason is null

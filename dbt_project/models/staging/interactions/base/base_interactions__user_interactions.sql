@@ -1,19 +1,25 @@
 {{
     config(
-        materialized='incremental',
+        materialized='day_partitions',
         incremental_strategy='replace',
         replace_where="{{ in_processing_days('_ds') }}",
         on_schema_change='fail',
-        indexes=[{'columns': ['_ds']}],
-        post_hook=["{{ create_staged_interactions_indexes() }}"],
+        partition_indexes=[
+            {'columns': ['interaction_id', '_ds'], 'unique': true, 'where': 'rejection_reason is null'},
+            {'columns': ['user_id', 'product_id'], 'where': 'rejection_reason is null'},
+            {'columns': ['_ds'], 'where': 'rejection_reason is not null'},
+        ],
         dist='interaction_id',
         sort=['_ds'],
     )
 }}
 -- Every raw interaction of the days processed, typed, with the reason it is excluded from
 -- staging (null when it is clean). Rules: doc interaction_cleaning_rules. Incremental by day
--- (doc processing_days): a run reads the raw partitions of its days and, for re-delivered
--- ids, the ids already staged on other days (an index lookup), never the whole history.
+-- (doc processing_days; doc day_partitions): a run reads the raw partitions of its days and,
+-- for re-delivered ids, the ids already staged on other days (index lookups), never the whole
+-- history. Indexes of each day (doc incremental_staging): its clean ids (the re-delivery
+-- lookup, one interaction by id), its clean rows by (user_id, product_id) (a user's or a pair's
+-- interactions, the day's count of a pair), its rejects.
 with
 
 source as (
@@ -80,19 +86,10 @@ ranked as (
 
 ),
 
-final as (
+resolved as (
 
     select
-        ranked.interaction_id,
-        ranked.user_id,
-        ranked.product_id,
-        ranked.action,
-        ranked.interacted_at,
-        ranked.interaction_id_text,
-        ranked.user_id_text,
-        ranked.product_id_text,
-        ranked.timestamp_text,
-        ranked.action_text,
+        ranked.*,
         coalesce(
             ranked.invalid_reason,
             case
@@ -101,17 +98,38 @@ final as (
                 when staged_elsewhere.interaction_id is not null then 'duplicate interaction_id'
                 {%- endif %}
             end
-        ) as rejection_reason,
-        ranked._ds,
-        ranked._source_file,
-        ranked._load_id,
-        ranked._loaded_at
+        ) as rejection_reason
 
     from ranked
     {%- if is_incremental() %}
     -- a first delivery whose id a day outside this run already staged is a re-delivery
     {{ join_staged_elsewhere('ranked', this) }}
     {%- endif %}
+
+),
+
+final as (
+
+    -- the values as delivered, the file and the load time are kept for the rejected rows
+    -- only: a clean row has its typed values, and its `_load_id` names the load (audit)
+    select
+        interaction_id,
+        user_id,
+        product_id,
+        action,
+        interacted_at,
+        case when rejection_reason is not null then interaction_id_text end as interaction_id_text,
+        case when rejection_reason is not null then user_id_text end as user_id_text,
+        case when rejection_reason is not null then product_id_text end as product_id_text,
+        case when rejection_reason is not null then timestamp_text end as timestamp_text,
+        case when rejection_reason is not null then action_text end as action_text,
+        rejection_reason,
+        _ds,
+        _load_id,
+        case when rejection_reason is not null then _source_file end as _source_file,
+        case when rejection_reason is not null then _loaded_at end as _loaded_at
+
+    from resolved
 
 )
 

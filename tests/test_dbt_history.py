@@ -151,6 +151,30 @@ def test_running_days_again_changes_nothing(warehouses) -> None:
     assert checksums(daily.settings) == before
 
 
+def test_the_table_of_staged_ids_emptied_by_a_crash_is_noticed_and_built_again(warehouses) -> None:
+    """Re-deliveries are looked up in an unlogged table of every day's ids, which PostgreSQL
+    empties after a crash: a run must not trust it empty (the latest day re-delivers ids of the
+    day before), and builds it again."""
+    daily, _ = warehouses
+    before = checksums(daily.settings)
+    keys = "staging.base_interactions__user_interactions__keys"
+    with psycopg.connect(daily.settings.warehouse.conninfo()) as conn:
+        assert conn.execute(
+            f"select relpersistence from pg_class where oid = '{keys}'::regclass"
+        ).fetchone() == ("u",)
+        conn.execute(f"truncate {keys}")  # what crash recovery does to an unlogged table
+    run_dbt(daily.settings, daily.folder, "build", "--vars", f"{{ds: {DAYS[-1]}}}")
+    assert checksums(daily.settings) == before
+    with psycopg.connect(daily.settings.warehouse.conninfo()) as conn:
+        counts = conn.execute(
+            f"select (select count(*) from {keys}), (select count(*) from {keys} where _ds = %s), "
+            "(select count(*) from staging.stg_interactions__user_interactions), "
+            "(select count(distinct interaction_id) from staging.stg_interactions__user_interactions)",
+            (DAYS[0],),
+        ).fetchone()
+    assert counts[0] == counts[2] == counts[3] and counts[1] > 0
+
+
 def test_a_day_reloaded_with_other_content_gives_what_a_rebuild_gives(warehouses) -> None:
     """The latest day delivered again, a third of its lines gone (pairs withdrawn) and a few
     added: the day's incremental build equals a full rebuild of the same raw data (lineage

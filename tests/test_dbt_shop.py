@@ -475,6 +475,34 @@ def test_the_leak_scan_fails_when_clear_text_reaches_a_mart_or_report(built: Bui
     assert "FAIL 1 assert_no_clear_text_pii_in_marts" in result.stdout
 
 
+def test_the_leak_scan_reads_interactions_whose_action_is_not_a_known_word(built: Built) -> None:
+    """fct_interactions.action declares the known actions as PII-free (the scan reads only the
+    day's other actions, through a partial index): an email delivered as an action is found."""
+    settings, folder = built.settings, built.folder
+    base = "staging.base_interactions__user_interactions"
+    with psycopg.connect(settings.warehouse.conninfo(), autocommit=True) as conn:
+        interaction_id, action = conn.execute(
+            f"select interaction_id, action from {base} where rejection_reason is null order by interaction_id limit 1"
+        ).fetchone()
+        conn.execute(
+            f"update {base} set action = (select lower(email) from pii.pii_customers where customer_id = 2) "
+            "where interaction_id = %s and rejection_reason is null",
+            (interaction_id,),
+        )
+        try:
+            leaked = run_dbt(
+                settings, folder, "test", "--select", "assert_no_clear_text_pii_in_marts", check=False
+            )
+        finally:
+            conn.execute(
+                f"update {base} set action = %s where interaction_id = %s and rejection_reason is null",
+                (action, interaction_id),
+            )
+    assert leaked.returncode != 0
+    assert "FAIL 1 assert_no_clear_text_pii_in_marts" in leaked.stdout
+    assert run_dbt(settings, folder, "test", "--select", "assert_no_clear_text_pii_in_marts").returncode == 0
+
+
 # --- incremental by day ---------------------------------------------------------------------
 
 

@@ -7,12 +7,12 @@
     that is a clean first delivery, the alias `staged_elsewhere` with its `interaction_id`
     when `staged` (the base model itself) holds that id clean on a day outside the run.
 
-    PostgreSQL: a lateral lookup per row, through each day's unique index of its clean ids; an
-    id above every staged id (the usual case: ids grow over time, as sequences, snowflake ids
-    and ULIDs do) skips it, so the lookups are those of the re-delivered rows. Ids in random
-    order would cost one probe per day of history for every new row. Redshift has no lateral joins
-    and no indexes: a join with the staged ids of other days, co-located by the distribution
-    key `interaction_id` and pruned by the sort key `_ds`.
+    PostgreSQL: a lateral lookup per row, one probe of the unique index of every day's clean
+    ids (`<model>__keys`, kept by the `day_partitions` materialization: `unique_across_days`),
+    so a row costs the same whatever the number of days staged (while that table is missing,
+    before the model's first incremental run, a join with the staged ids of other days).
+    Redshift has no lateral joins and no indexes: a join with the staged ids of other days,
+    co-located by the distribution key `interaction_id` and pruned by the sort key `_ds`.
 -#}
 {% macro join_staged_elsewhere(rows, staged) -%}
     {{ return(adapter.dispatch('join_staged_elsewhere')(rows, staged)) }}
@@ -31,21 +31,21 @@
 {%- endmacro %}
 
 {% macro postgres__join_staged_elsewhere(rows, staged) -%}
+    {%- set keys = day_partitions_keys(staged) %}
+    {%- if keys is none %}
+    {{ default__join_staged_elsewhere(rows, staged) }}
+    {%- else %}
     left join lateral (
         select staged.interaction_id
-        from {{ staged }} as staged
+        from {{ keys }} as staged
         where
             {{ rows }}.invalid_reason is null
             and {{ rows }}.delivery_number = 1
-            and {{ rows }}.interaction_id <= (
-                select max(highest.interaction_id) from {{ staged }} as highest
-                where highest.rejection_reason is null
-            )
             and staged.interaction_id = {{ rows }}.interaction_id
-            and staged.rejection_reason is null
             and {{ outside_processing_days('staged._ds') }}
         limit 1
     ) as staged_elsewhere on true
+    {%- endif %}
 {%- endmacro %}
 
 {% macro redshift__join_staged_elsewhere(rows, staged) -%}

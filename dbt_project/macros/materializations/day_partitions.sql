@@ -11,6 +11,15 @@
     or deleted from, a large table or a large index, and nothing is read back to index it. A query on `_ds` reads its
     partitions only. An all-days run, a first build or `--full-refresh` builds every partition.
 
+    `unique_across_days` (optional: `{'columns': [...], 'where': '...'}`): a key that is unique
+    over every day, not only within its partition. Its values and their day are kept in a table
+    of their own, `<model>__keys`, with a unique index on the key, written in the same
+    transaction as the partitions: a lookup of a key among all days (`day_partitions_keys`)
+    is then one index probe, however many days there are (doc `incremental_staging`). The
+    table is derived data and unlogged (a day's keys are written without WAL, about 4 times
+    faster); PostgreSQL empties such a table after a crash, and the next run notices and builds
+    it again from every day.
+
     Other warehouses (Redshift): the `incremental` materialization with the model's
     `replace` strategy (delete the processed days, insert them again), sorted by `_ds`.
 -#}
@@ -56,6 +65,7 @@
                 ~ ' rename to ' ~ day_partition(target_relation, target_relation, day).identifier) %}
             {% do run_query('analyze ' ~ day_partition(target_relation, target_relation, day)) %}
         {% endfor %}
+        {{ rebuild_day_partitions_keys(target_relation) }}
     {% else %}
         {%- set days = calendar_days(first_day, last_day) -%}
         {%- set keys = replace_unique_key(config.get('unique_key')) -%}
@@ -100,6 +110,7 @@
                 end if;
             end $$;
             {%- endif %}
+            {{ replace_day_partitions_keys_sql(target_relation, staged) }}
         {%- endcall %}
     {% endif %}
 
@@ -207,4 +218,78 @@
         {%- do days.append((start + modules.datetime.timedelta(days=offset)).isoformat()) -%}
     {%- endfor -%}
     {{ return(days) }}
+{%- endmacro %}
+
+
+{#- The table of a day-partitioned model's `unique_across_days` key, when it can be trusted:
+    None when the model has no such key, when the table was not built yet, or when it is empty
+    while the model holds rows (the table is unlogged: PostgreSQL empties it after a crash, and
+    the run's materialization then builds it again from every day). -#}
+{% macro day_partitions_keys(relation) -%}
+    {%- set unique = config.get('unique_across_days') -%}
+    {%- if not unique or not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set keys = adapter.get_relation(relation.database, relation.schema, relation.identifier ~ '__keys') -%}
+    {%- if keys is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set emptied = run_query(
+        'select not exists (select 1 from ' ~ keys ~ ') and exists (select 1 from ' ~ relation
+        ~ (' where ' ~ unique['where'] if unique.get('where') else '') ~ ')'
+    ).columns[0].values()[0] -%}
+    {{ return(none if emptied else keys) }}
+{%- endmacro %}
+
+
+{% macro day_partitions_keys_relation(relation) -%}
+    {{ return(relation.incorporate(path={'identifier': relation.identifier ~ '__keys'}, type='table')) }}
+{%- endmacro %}
+
+
+{#- Every day's keys, from the whole table (a first build, a full refresh, an all-days run). -#}
+{% macro rebuild_day_partitions_keys(target_relation) -%}
+    {%- if config.get('unique_across_days') -%}
+        {% call statement('day_partitions_keys') -%}
+            {{ create_day_partitions_keys_sql(target_relation) }}
+        {%- endcall %}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro create_day_partitions_keys_sql(target_relation) -%}
+    {%- set unique = config.get('unique_across_days') -%}
+    {%- set keys = day_partitions_keys_relation(target_relation) -%}
+    {%- set column = config.get('partition_by_day', '_ds') %}
+    drop table if exists {{ keys }};
+    create unlogged table {{ keys }} as
+    select {{ unique['columns'] | join(', ') }}, {{ column }}
+    from {{ target_relation }}
+    {%- if unique.get('where') %} where {{ unique['where'] }}{% endif %};
+    create unique index on {{ keys }} ({{ unique['columns'] | join(', ') }});
+    create index on {{ keys }} ({{ column }});
+    analyze {{ keys }};
+{%- endmacro %}
+
+
+{#- The processed days' keys replace theirs (the table is built from the whole model, after
+    the new partitions, the first time it is missing). -#}
+{% macro replace_day_partitions_keys_sql(target_relation, staged) -%}
+    {%- set unique = config.get('unique_across_days') -%}
+    {%- if unique -%}
+        {%- set column = config.get('partition_by_day', '_ds') -%}
+        {%- if day_partitions_keys(target_relation) is none -%}
+            {{ create_day_partitions_keys_sql(target_relation) }}
+        {%- else -%}
+            {%- set keys = day_partitions_keys_relation(target_relation) %}
+            delete from {{ keys }} where {{ in_processing_days(column) }};
+            insert into {{ keys }} ({{ unique['columns'] | join(', ') }}, {{ column }})
+            select {{ unique['columns'] | join(', ') }}, {{ column }}
+            from {{ staged }}
+            where {{ in_processing_days(column) }}
+            {%- if unique.get('where') %} and {{ unique['where'] }}{% endif %}
+            -- in key order: each index page is visited once, not once per key
+            order by {{ unique['columns'] | join(', ') }};
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}

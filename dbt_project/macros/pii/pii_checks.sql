@@ -31,6 +31,21 @@
 {%- endmacro %}
 
 
+{#-
+    A scanned column may declare `meta: {pii_free_values: <macro>}`, a macro returning the fixed
+    words of the project it holds (e.g. known_interaction_actions): those values are not
+    scanned, so the scan reads only the rows with another value (an index may hold just those).
+-#}
+{% macro pii_free_values_excluded(node, column_name, alias) -%}
+    {%- set column = node.columns.get(column_name) or node.columns.get(column_name | lower) -%}
+    {%- set macro_name = column_meta(column).get('pii_free_values') if column else none -%}
+    {%- if macro_name -%}
+        {{ return(' and ' ~ alias ~ '.' ~ adapter.quote(column_name) ~ ' not in ' ~ sql_string_list(context[macro_name]())) }}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
 {% macro column_meta(column) -%}
     {{ return((column.get('config') or {}).get('meta') or column.get('meta') or {}) }}
 {%- endmacro %}
@@ -98,12 +113,14 @@
         {%- if shows_scanned_rows_only -%}
         {%- elif var('offline_compile', none) is none -%}
             {%- for column in adapter.get_columns_in_relation(relation) if column.is_string() -%}
-                {%- do scanned.append((node.name, relation, column.name, rows_written_by_run(node, 'scanned'))) -%}
+                {%- do scanned.append((node.name, relation, column.name, rows_written_by_run(node, 'scanned')
+                    ~ pii_free_values_excluded(node, column.name, 'scanned'))) -%}
             {%- endfor -%}
         {%- else -%}
             {%- for name, column in node.columns.items()
                 if (column.data_type or '') | lower in ('text', 'varchar', 'character varying', 'string') -%}
-                {%- do scanned.append((node.name, relation, name, rows_written_by_run(node, 'scanned'))) -%}
+                {%- do scanned.append((node.name, relation, name, rows_written_by_run(node, 'scanned')
+                    ~ pii_free_values_excluded(node, name, 'scanned'))) -%}
             {%- endfor -%}
         {%- endif -%}
     {%- endfor -%}

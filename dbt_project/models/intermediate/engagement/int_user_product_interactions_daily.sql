@@ -39,7 +39,7 @@ delivered as (
         sum(case when action = 'purchase' then 1 else 0 end) as purchase_count,
         sum(case when action not in ('view', 'click', 'add_to_cart', 'purchase') then 1 else 0 end)
             as other_action_count,
-        sum(case when action not in ('view', 'click', 'add_to_cart', 'purchase', 'unknown') then 1 else 0 end)
+        sum(case when action not in {{ sql_string_list(known_interaction_actions()) }} then 1 else 0 end)
             as unexpected_action_count,
         min(interacted_at) as first_interacted_at,
         max(interacted_at) as last_interacted_at

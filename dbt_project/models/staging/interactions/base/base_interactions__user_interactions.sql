@@ -8,7 +8,10 @@
             {'columns': ['interaction_id', '_ds'], 'unique': true, 'where': 'rejection_reason is null'},
             {'columns': ['user_id', 'product_id'], 'where': 'rejection_reason is null'},
             {'columns': ['_ds'], 'where': 'rejection_reason is not null'},
+            {'columns': ['_ds'], 'where': 'rejection_reason is null and action not in '
+                ~ sql_string_list(known_interaction_actions())},
         ],
+        unique_across_days={'columns': ['interaction_id'], 'where': 'rejection_reason is null'},
         dist='interaction_id',
         sort=['_ds'],
     )
@@ -16,10 +19,11 @@
 -- Every raw interaction of the days processed, typed, with the reason it is excluded from
 -- staging (null when it is clean). Rules: doc interaction_cleaning_rules. Incremental by day
 -- (doc processing_days; doc day_partitions): a run reads the raw partitions of its days and,
--- for re-delivered ids, the ids already staged on other days (index lookups), never the whole
--- history. Indexes of each day (doc incremental_staging): its clean ids (the re-delivery
+-- for re-delivered ids, the ids already staged on other days (one probe each of the index of
+-- every day's clean ids, `unique_across_days`), never the whole history. Indexes of each day (doc incremental_staging): its clean ids (the re-delivery
 -- lookup, one interaction by id), its clean rows by (user_id, product_id) (a user's or a pair's
--- interactions, the day's count of a pair), its rejects.
+-- interactions, the day's count of a pair), its rejects, its clean rows with an action outside
+-- the known ones (usually none: all the PII leak scan has to read of the day, doc pii_masking).
 with
 
 source as (

@@ -23,6 +23,11 @@ LOCAL_PG_USER = "pipeline"
 LOCAL_PG_PASSWORD = "local-only-password"  # not a word of any name: Airflow masks it wherever it appears
 
 
+def drop_file_name(ds: str) -> str:
+    """The name of day ``ds``'s interactions CSV in the drop."""
+    return f"user_interactions_{ds}.csv"
+
+
 @dataclass(frozen=True)
 class PostgresTarget:
     """Where one PostgreSQL-protocol database lives (the shop source or the warehouse)."""
@@ -71,6 +76,9 @@ class Settings:
     warehouse_kind: str = "postgres"
     redshift_iam_role: str | None = None
     redshift_copy_region: str | None = None
+    # where the daily interactions CSV appears: file:///folder or s3://bucket/prefix
+    # (None: the local folder interactions_drop_dir)
+    interactions_drop_url: str | None = None
 
     @property
     def local_pg_dir(self) -> Path:
@@ -80,9 +88,13 @@ class Settings:
     def dbt_project_dir(self) -> Path:
         return self.project_dir / "dbt_project"
 
+    @property
+    def drop_url(self) -> str:
+        return self.interactions_drop_url or self.interactions_drop_dir.as_uri()
+
     def interactions_drop_file(self, ds: str) -> Path:
-        """Where the daily drop of interactions for day ``ds`` is expected."""
-        return self.interactions_drop_dir / f"user_interactions_{ds}.csv"
+        """Where the daily drop of interactions for day ``ds`` is written locally (sample data)."""
+        return self.interactions_drop_dir / drop_file_name(ds)
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -118,6 +130,7 @@ class Settings:
             warehouse_kind=_choice(env, "WAREHOUSE_KIND", ("postgres", "redshift")),
             redshift_iam_role=env.get("REDSHIFT_IAM_ROLE") or None,
             redshift_copy_region=env.get("REDSHIFT_COPY_REGION") or None,
+            interactions_drop_url=env.get("INTERACTIONS_DROP_URL") or None,
         )
 
 

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import psycopg
 from psycopg import sql
@@ -78,27 +78,23 @@ def validate_ds(ds: str) -> str:
 
 
 def ingest_interactions(
-    path: Path,
+    path: Path | str,
     ds: str,
     *,
     lake: Lake,
     warehouse_target: PostgresTarget | None,
     raw_schema: str = "raw",
     max_reject_fraction: float = 0.10,
+    s3_client: Any = None,
 ) -> IngestResult:
-    """Land ``path`` as day ``ds`` in the lake and (unless ``warehouse_target`` is None) in
-    ``raw.user_interactions``; return the counts."""
+    """Land ``path`` (a local file, or an ``s3://bucket/key`` URI read with ``s3_client``) as day
+    ``ds`` in the lake and (unless ``warehouse_target`` is None) in ``raw.user_interactions``;
+    return the counts."""
     validate_ds(ds)
-    path = Path(path)
     started_at = dt.datetime.now(dt.UTC)
     start = time.monotonic()
-    try:
-        source = path.open("rb")
-    except FileNotFoundError:
-        raise BadInputError(f"{path}: no such file; pass the day's CSV with --file") from None
-    except IsADirectoryError:
-        raise BadInputError(f"{path} is a folder; pass the day's CSV file with --file") from None
-    result = IngestResult(ds=ds, source_file=str(path.resolve()))
+    source, name = _open_source(path, s3_client)
+    result = IngestResult(ds=ds, source_file=name)
     checksum = hashlib.sha256()
     with source:
         header = _read_header(source, path, checksum, result)
@@ -114,7 +110,26 @@ def ingest_interactions(
     return result
 
 
-def _read_header(source: BinaryIO, path: Path, checksum: hashlib._Hash, result: IngestResult) -> list[str]:
+def _open_source(path: Path | str, s3_client: Any) -> tuple[BinaryIO, str]:
+    """The file as a binary stream, and the name it is recorded under (absolute path or URI)."""
+    if isinstance(path, str) and path.startswith("s3://"):
+        folder, _, key = path.rpartition("/")
+        try:
+            return Lake.from_url(folder, s3_client).open_read(key), path
+        except FileNotFoundError:
+            raise BadInputError(f"{path}: no such object; drop the day's CSV there first") from None
+    path = Path(path)
+    try:
+        return path.open("rb"), str(path.resolve())
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: no such file; pass the day's CSV with --file") from None
+    except IsADirectoryError:
+        raise BadInputError(f"{path} is a folder; pass the day's CSV file with --file") from None
+
+
+def _read_header(
+    source: BinaryIO, path: Path | str, checksum: hashlib._Hash, result: IngestResult
+) -> list[str]:
     first = source.readline(MAX_LINE_BYTES)
     if not first:
         raise BadInputError(f"{path} is empty: expected a header line {','.join(COLUMNS)} followed by rows")
@@ -142,7 +157,7 @@ def _read_header(source: BinaryIO, path: Path, checksum: hashlib._Hash, result: 
 
 def _land_and_load(
     source: BinaryIO,
-    path: Path,
+    path: Path | str,
     header: list[str],
     lake: Lake,
     conn: psycopg.Connection | None,
@@ -216,7 +231,7 @@ def _land_and_load(
 
 def _stream_blocks(
     source: BinaryIO,
-    path: Path,
+    path: Path | str,
     checksum: hashlib._Hash,
     result: IngestResult,
     rejects: list[Reject],
@@ -336,13 +351,13 @@ def _write_rejects_file(day: DayWriter, rejects: list[Reject]) -> dict:
     }
 
 
-def _manifest(result: IngestResult, header: list[str], part: dict, rejects: dict, path: Path) -> dict:
+def _manifest(result: IngestResult, header: list[str], part: dict, rejects: dict, path: Path | str) -> dict:
     return {
         "source": SOURCE,
         "table": TABLE,
         "ds": result.ds,
         "source_file": result.source_file,
-        "source_name": path.name,
+        "source_name": str(path).rpartition("/")[2] if isinstance(path, str) else path.name,
         "source_bytes": result.bytes_read,
         "source_sha256": result.source_sha256,
         "format": "csv.gz",

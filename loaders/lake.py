@@ -14,12 +14,14 @@ taken from ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
@@ -32,6 +34,13 @@ S3_PART_SIZE = 8 << 20  # multipart chunk (S3 requires at least 5 MiB but for th
 
 def day_prefix(source: str, table: str, ds: str) -> str:
     return f"raw/{source}/{table}/ds={ds}"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    uri: str
+    size: int
+    modified: float  # seconds since the epoch
 
 
 class Writable(Protocol):
@@ -64,6 +73,10 @@ class Lake:
         raise NotImplementedError
 
     def open_read(self, key: str) -> BinaryIO:
+        raise NotImplementedError
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        """Size and modification time of one object, or None when there is none."""
         raise NotImplementedError
 
     def write_object(self, key: str, data: bytes) -> None:
@@ -135,6 +148,16 @@ class LocalLake(Lake):
 
     def open_read(self, key: str) -> BinaryIO:
         return (self.root / key).open("rb")
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        path = self.root / key
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            return None
+        if not path.is_file():
+            return None
+        return ObjectInfo(self.uri(key), info.st_size, info.st_mtime)
 
     def write_object(self, key: str, data: bytes) -> None:
         path = self.root / key
@@ -214,7 +237,8 @@ class S3Lake(Lake):
         from botocore.exceptions import ClientError
 
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self.key(key))["Body"]
+            body = self.client.get_object(Bucket=self.bucket, Key=self.key(key))["Body"]
+            return io.BufferedReader(_ReadableBody(body), buffer_size=1 << 20)  # type: ignore[return-value]
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404"):
@@ -222,6 +246,19 @@ class S3Lake(Lake):
             raise _s3_error(err, self.uri(key)) from None
         except Exception as err:  # endpoint unreachable and the like
             raise _s3_error(err, self.uri(key)) from None
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self.key(key))
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code", "") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise _s3_error(err, self.uri(key)) from None
+        except Exception as err:  # endpoint unreachable and the like
+            raise _s3_error(err, self.uri(key)) from None
+        return ObjectInfo(self.uri(key), int(head["ContentLength"]), head["LastModified"].timestamp())
 
     def write_object(self, key: str, data: bytes) -> None:
         writer = _S3MultipartWriter(self, self.key(key))
@@ -245,6 +282,25 @@ class S3Lake(Lake):
         for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch]})
+
+
+class _ReadableBody(io.RawIOBase):
+    """botocore's streaming body as a raw stream, so it can be buffered (``readline``)."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
 
 
 class _S3DayWriter(DayWriter):

@@ -19,6 +19,8 @@ export AIRFLOW_HOME ?= $(LOCAL)/airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+# the dbt producer task is not retried (dags/etl_pipeline.py): no backup of its results to keep
+export AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY := False
 export AIRFLOW__COSMOS__CACHE_DIR := $(LOCAL)/cosmos_cache
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_PROJECT_DIR := $(CURDIR)/dbt_project
@@ -30,18 +32,13 @@ export AIRFLOW_CONN_SHOP_DB ?= postgresql://$(or $(SHOP_USER),pipeline):$(or $(S
 DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir dbt_project --profiles-dir dbt_project
 
-.PHONY: help run test setup venv manifest airflow-db up down sample load dbt-build docs summary lint format lock clean bench bench-dbt bench-history
+.PHONY: help run test setup venv manifest airflow-db up down sample load dbt-build docs summary lint format lock clean bench bench-dbt bench-history soak
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 run: setup up sample  ## set up from nothing and run the whole DAG for day DS on the local stack
-	@mkdir -p $(LOCAL)/logs
-	@echo "== airflow dags test etl_pipeline $(DS)  (full log: .local/logs/dags-test-$(DS).log)"
-	@airflow dags test etl_pipeline $(DS) -c '{"full_extract": true}' > $(LOCAL)/logs/dags-test-$(DS).log 2>&1 \
-	  || { tail -n 60 $(LOCAL)/logs/dags-test-$(DS).log; echo "the DAG run failed: see .local/logs/dags-test-$(DS).log"; exit 1; }
-	@grep -o 'end task task_id=[^ ]*' $(LOCAL)/logs/dags-test-$(DS).log | sed 's/end task task_id=/  done: /'
-	@grep -o 'DagRun Finished.*state=[a-z]*' $(LOCAL)/logs/dags-test-$(DS).log | grep -o 'state=[a-z]*' | sed 's/^/  DAG run /'
+	@python -m scripts.run_day --ds $(DS) --conf '{"full_extract": true}'
 	@python -m loaders summary --ds $(DS)
 
 test: setup  ## set up from nothing and run the test suite (lint included)
@@ -110,6 +107,10 @@ bench: setup up  ## benchmarks: loaders vs psql \copy and pandas; DAG parse time
 	python bench/dag_parse.py
 	python bench/dbt_stage.py --rows $(if $(filter 20000,$(ROWS)),1000000,$(ROWS))
 
+RUNS ?= 20
+soak: setup up sample  ## RUNS consecutive DAG runs for day DS (as make run), each with a deadline: no hang, no failure
+	python -m scripts.soak --ds $(DS) --runs $(RUNS)
+
 DAYS ?= 5
 bench-history: setup up  ## daily cost against history: DAYS days of ROWS interactions (default 5 x 100000), per day and last/first
 	python bench/history.py --days $(DAYS) --rows $(if $(filter 20000,$(ROWS)),100000,$(ROWS))
@@ -125,7 +126,7 @@ ARGS ?=
 CONF ?=
 AIRFLOW_LOCAL := python -m scripts.airflow_local
 
-.PHONY: airflow airflow-stop airflow-status airflow-unpause airflow-trigger airflow-cli docs browser-deps bench-dag
+.PHONY: airflow airflow-stop airflow-status airflow-unpause airflow-trigger airflow-cli docs browser-deps redis-deps bench-dag
 
 airflow: setup up  ## start Airflow 3 (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:AIRFLOW_PORT
 	$(AIRFLOW_LOCAL) --port $(AIRFLOW_PORT) start
@@ -156,7 +157,16 @@ browser-deps:  ## install Debian's chromium for the browser tests (once; needs r
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium fonts-liberation > /dev/null; \
 	  echo "== $$($(CHROMIUM) --version 2>/dev/null) at $(CHROMIUM)"
 
-bench-dag: setup  ## DAG parse time of dags/etl_pipeline.py (median of fresh processes; target <= 0.3 s)
+REDIS_SERVER ?= /usr/bin/redis-server
+redis-deps:  ## install Debian's redis-server for the Celery test (once; needs root or sudo)
+	@if [ -x $(REDIS_SERVER) ]; then echo "== $$($(REDIS_SERVER) --version) at $(REDIS_SERVER)"; exit 0; fi; \
+	  SUDO=; if [ "$$(id -u)" != 0 ]; then command -v sudo >/dev/null || { echo "error: installing redis-server needs root (apt-get install redis-server)"; exit 1; }; SUDO=sudo; fi; \
+	  echo "== apt-get install redis-server"; \
+	  $$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends redis-server > /dev/null; \
+	  echo "== $$($(REDIS_SERVER) --version) at $(REDIS_SERVER)"
+
+bench-dag: setup  ## DAG parse time of dags/etl_pipeline.py (median of fresh processes; target <= 0.2 s)
 	python bench/dag_parse.py
 
 # --- dbt (analytics engineering) ---

@@ -1,14 +1,21 @@
 """The dbt stage of one day through Airflow (Cosmos) versus one plain ``dbt build``.
 
 Sets up a warehouse of its own on the local stack with the shop extracts and a day of N
-interactions (default 1M), builds every model once (warm-up), then alternates:
+interactions (default 1M), builds every model once and runs the DAG once per mode (warm-up), then alternates, run after run:
 
   (a) plain:    ``dbt build --vars '{ds: <day>}'`` of the whole project, one process
-  (b) Airflow:  ``airflow dags test etl_pipeline <day>``; the dbt stage is the span from the
-                first ``dbt.*`` task's start to the last one's end (metadata DB), so the loaders
-                before it and the docs after it are not counted
+  (b) watcher:  ``airflow dags test etl_pipeline <day>`` as the DAG runs it (Cosmos
+                ExecutionMode.WATCHER: one ``dbt build`` in a producer task, a task per model
+                and per model's tests mirroring its result)
+  (c) local:    the same with ``DBT_EXECUTION_MODE=local`` (Cosmos ExecutionMode.LOCAL: a dbt
+                invocation per model and per model's tests), the DAG's earlier way
 
-and prints the medians and the ratio b/a (target <= 1.5). Run with ``make bench-dbt``.
+The dbt stage is the span from the first ``dbt.*`` task's start to the last one's end (the
+metadata DB), so the loaders before it and the docs after it are not counted. Prints the
+medians, the ratios to (a), and where (b)'s time goes (the producer task, and the tasks that
+mirror it). ``--modes`` picks some of them; each run's full log is kept in ``--logs``.
+
+    python bench/dbt_stage.py [--rows 1000000] [--runs 2] [--modes plain,watcher,local]
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from loaders.shop import SHOP_TABLES, extract_table  # noqa: E402
 
 DS = "2026-11-20"
 BIN = Path(sys.executable).parent
+MODES = ("plain", "watcher", "local")
+TARGET = 1.15
 
 
 def main() -> None:
@@ -45,7 +54,13 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="interactions in the day")
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated, of " + ", ".join(MODES))
+    parser.add_argument("--logs", type=Path, default=PROJECT_DIR / ".local" / "bench" / "dbt_stage")
     args = parser.parse_args()
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if unknown := set(modes) - set(MODES):
+        parser.error(f"unknown modes {sorted(unknown)}: choose among {', '.join(MODES)}")
+    args.logs.mkdir(parents=True, exist_ok=True)
 
     base = Settings.from_env()
     local_stack.up(base)
@@ -59,10 +74,10 @@ def main() -> None:
             lake_url=(Path(folder) / "lake").as_uri(),
             interactions_drop_dir=Path(folder) / "drop",
         )
-        run(settings, Path(folder), args)
+        run(settings, Path(folder), args, modes)
 
 
-def run(settings: Settings, folder: Path, args: argparse.Namespace) -> None:
+def run(settings: Settings, folder: Path, args: argparse.Namespace, modes: list[str]) -> None:
     print(f"\n== dbt stage of one day: {args.rows:,} interactions ({os.cpu_count()} cores)")
     generate_shop(settings.shop, DS)
     csv_path = write_interactions_csv(settings.interactions_drop_file(DS), DS, rows=args.rows).path
@@ -73,7 +88,7 @@ def run(settings: Settings, folder: Path, args: argparse.Namespace) -> None:
         load_day(lake, settings.warehouse, "shop", name, DS)
 
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "WAREHOUSE_", "SHOP_"))},
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONPATH": str(PROJECT_DIR),
         "WAREHOUSE_DBNAME": settings.warehouse.dbname,
@@ -84,6 +99,7 @@ def run(settings: Settings, folder: Path, args: argparse.Namespace) -> None:
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "AIRFLOW__COSMOS__CACHE_DIR": str(folder / "cosmos_cache"),
         "AIRFLOW_CONN_WAREHOUSE_DB": settings.warehouse.url(),
         "AIRFLOW_CONN_SHOP_DB": settings.shop.url(),
@@ -95,47 +111,95 @@ def run(settings: Settings, folder: Path, args: argparse.Namespace) -> None:
         "--target-path", str(folder / "dbt_target"), "--log-path", str(folder / "dbt_logs"),
     ]  # fmt: skip
     subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
-    print("  warm-up: first full dbt build ...", flush=True)
+    # warm-up, so that every measured run starts as a day's run does: tables built, and dbt's
+    # partial-parse state saved for its profile (plain dbt's in its target/, the DAG's in
+    # Cosmos's cache), so no measured run pays a full parse the others do not
+    print("  warm-up: one dbt build, one DAG run per mode ...", flush=True)
     subprocess.run(dbt, env=env, check=True, capture_output=True)
+    for mode in modes:
+        if mode != "plain":
+            dags_test(env | {"DBT_EXECUTION_MODE": mode}, args.logs / f"warm-up-{mode}.log")
 
-    plain, through_airflow = [], []
+    seconds: dict[str, list[float]] = {mode: [] for mode in modes}
+    parts: list[dict[str, float]] = []
     for i in range(args.runs):
-        start = time.perf_counter()
-        subprocess.run(dbt, env=env, check=True, capture_output=True)
-        plain.append(time.perf_counter() - start)
+        line = []
+        for mode in modes:
+            if mode == "plain":
+                start = time.perf_counter()
+                subprocess.run(dbt, env=env, check=True, capture_output=True)
+                seconds[mode].append(time.perf_counter() - start)
+            else:
+                log = args.logs / f"run{i + 1}-{mode}.log"
+                dags_test(env | {"DBT_EXECUTION_MODE": mode}, log)
+                stage = dbt_stage(folder / "airflow" / "airflow.db")
+                seconds[mode].append(stage["stage"])
+                if mode == "watcher":
+                    parts.append(stage)
+            line.append(f"({mode}) {seconds[mode][-1]:.1f}s")
+        print(f"  run {i + 1}: " + "   ".join(line), flush=True)
+
+    medians = {mode: statistics.median(values) for mode, values in seconds.items()}
+    print("  medians: " + "   ".join(f"({m}) {s:.1f}s" for m, s in medians.items()))
+    if "plain" in medians:
+        for mode in ("watcher", "local"):
+            if mode in medians:
+                print(
+                    f"  {mode}/plain = {medians[mode] / medians['plain']:.2f}"
+                    + (
+                        f"   (the DAG's dbt stage vs one plain dbt build; target <= {TARGET})"
+                        if mode == "watcher"
+                        else ""
+                    )
+                )
+    if parts:
+        producer = statistics.median(p["producer"] for p in parts)
+        mirrors = statistics.median(p["mirrors"] for p in parts)
+        count = int(parts[0]["mirror_tasks"])
+        print(
+            f"  watcher: producer task (the one dbt build) {producer:.1f}s, then {count} tasks mirroring "
+            f"its results {mirrors:.1f}s ({1000 * mirrors / max(count, 1):.0f} ms each)"
+        )
+    print(f"  logs of the Airflow runs: {args.logs}")
+
+
+def dags_test(env: dict[str, str], log: Path) -> None:
+    with log.open("wb") as out:
         result = subprocess.run(
             # the same conf as the first load of the day (a full extract), so raw holds what it held
             [str(BIN / "airflow"), "dags", "test", "etl_pipeline", DS, "-c", '{"full_extract": true}'],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            failed = [
-                line for line in (result.stdout + result.stderr).splitlines() if "failed for ds=" in line
-            ]
-            sys.exit("the DAG run failed:\n" + "\n".join(failed or [(result.stdout + result.stderr)[-3000:]]))
-        through_airflow.append(dbt_stage_seconds(folder / "airflow" / "airflow.db"))
-        print(
-            f"  run {i + 1}: (a) dbt build {plain[-1]:.1f}s   (b) dbt stage in Airflow {through_airflow[-1]:.1f}s"
-        )
-    a, b = statistics.median(plain), statistics.median(through_airflow)
-    print(f"  medians: (a) {a:.1f}s  (b) {b:.1f}s")
-    print(f"  b/a = {b / a:.2f}   (the dbt stage through Airflow vs one plain dbt build; target <= 1.5)")
+            env=env, stdout=out, stderr=subprocess.STDOUT, timeout=3600,
+        )  # fmt: skip
+    text = log.read_text(errors="replace")
+    if result.returncode != 0 or "state=success" not in text.split("DagRun Finished")[-1]:
+        failed = [line for line in text.splitlines() if "failed for ds=" in line]
+        sys.exit(f"the DAG run failed (log: {log}):\n" + "\n".join(failed or [text[-3000:]]))
 
 
-def dbt_stage_seconds(metadata_db: Path) -> float:
-    """Span of the latest run's dbt.* tasks, from the Airflow metadata database (SQLite)."""
+def dbt_stage(metadata_db: Path) -> dict[str, float]:
+    """Span of the latest run's dbt.* tasks (and, for the watcher, of its producer and of the
+    tasks after it), from the Airflow metadata database (SQLite)."""
     with sqlite3.connect(metadata_db) as conn:
         run_id = conn.execute(
             "select run_id from dag_run where dag_id = 'etl_pipeline' order by id desc limit 1"
         ).fetchone()[0]
-        first, last = conn.execute(
-            "select min(julianday(start_date)), max(julianday(end_date)) from task_instance "
-            "where dag_id = 'etl_pipeline' and run_id = ? and task_id like 'dbt.%'",
+        rows = conn.execute(
+            "select task_id, julianday(start_date), julianday(end_date) from task_instance "
+            "where dag_id = 'etl_pipeline' and run_id = ? and task_id like 'dbt.%' and start_date is not null",
             (run_id,),
-        ).fetchone()
-    return (last - first) * 86_400
+        ).fetchall()
+    first, last = min(r[1] for r in rows), max(r[2] for r in rows)
+    producer = [r for r in rows if r[0] == "dbt.dbt_producer_watcher"]
+    facts = {"stage": (last - first) * 86_400}
+    if producer:
+        _, p_start, p_end = producer[0]
+        after = [r for r in rows if r[1] >= p_end]
+        facts |= {
+            "producer": (p_end - p_start) * 86_400,
+            "mirrors": (last - p_end) * 86_400,
+            "mirror_tasks": float(len(after)),
+        }
+    return facts
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TriggerRule, task
 from airflow.sdk.definitions.taskgroup import TaskGroup
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import (
@@ -34,6 +34,8 @@ from cosmos.constants import (
     TestIndirectSelection,
 )
 from cosmos.operators.local import DbtDocsLocalOperator
+
+from orchestration.drop_sensor import InteractionsDropSensor
 
 log = logging.getLogger(__name__)
 
@@ -88,22 +90,79 @@ project_config.manifest_path = DBT_PROJECT_DIR / "target" / "manifest.json"
 profile_config = ProfileConfig(
     profile_name="shop_analytics",
     target_name="prod" if WAREHOUSE_KIND == "redshift" else "dev",
-    profile_mapping=WarehouseProfile(conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "analytics"}),
+    profile_mapping=WarehouseProfile(
+        conn_id=WAREHOUSE_CONN_ID,
+        # the producer's one `dbt build` runs independent models side by side (profiles.yml's
+        # default too); a mapped profile would otherwise run one at a time
+        profile_args={
+            "schema": "analytics",
+            "threads": int(os.environ.get("DBT_THREADS", 8 if WAREHOUSE_KIND == "redshift" else 4)),
+        },
+    ),
 )
+# How the dbt stage runs (DBT_EXECUTION_MODE): "watcher" (default) runs the whole day as one
+# `dbt build` in the task dbt.dbt_producer_watcher, and every model and its tests are tasks that
+# mirror what that build reported for them (Cosmos ExecutionMode.WATCHER); "local" runs one dbt
+# invocation per model and per model's tests (Cosmos ExecutionMode.LOCAL), the slower way kept
+# for comparison (make bench).
+DBT_EXECUTION_MODE = os.environ.get("DBT_EXECUTION_MODE", "watcher").lower()
+WATCHER = DBT_EXECUTION_MODE == "watcher"
+if DBT_EXECUTION_MODE not in ("watcher", "local"):
+    raise ValueError(f"DBT_EXECUTION_MODE={DBT_EXECUTION_MODE!r}: choose watcher or local")
 execution_config = ExecutionConfig(
-    execution_mode=ExecutionMode.LOCAL,
+    execution_mode=ExecutionMode.WATCHER if WATCHER else ExecutionMode.LOCAL,
     invocation_mode=InvocationMode.DBT_RUNNER,
     dbt_executable_path=Path(sys.executable).parent / "dbt",
     # a model's test task runs that model's tests; tests spanning several models run in a task
     # of their own once all of them are built and tested
     test_indirect_selection=TestIndirectSelection.CAUTIOUS,
+    # the producer's one `dbt build` is not retried: a failed model fails its own task, which
+    # retries by running that model alone (a retried producer would only skip)
+    setup_operator_args={"retries": 0} if WATCHER else None,
 )
 render_config = RenderConfig(
     load_method=LoadMode.DBT_MANIFEST,
     test_behavior=TestBehavior.AFTER_EACH,
-    source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
+    # the raw tables are landed (and counted) by the loaders; their tests run in the build
+    source_rendering_behavior=(
+        SourceRenderingBehavior.NONE if WATCHER else SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS
+    ),
     should_detach_multiple_parents_tests=True,
 )
+
+# Watcher tasks: each one reads its model's (or its tests') result from the producer's XComs.
+# They retry once, by running their node alone: that is how a cleared task re-runs its model
+# (and how a task that ran before the model was fixed picks the fix up).
+WATCHER_TASK_ARGS = {
+    "retries": 1,
+    "retry_delay": timedelta(seconds=5),
+    "retry_exponential_backoff": False,
+    "poke_interval": 2,  # how often a deferred watcher task looks for its result
+}
+
+
+def wire_watcher(group: DbtTaskGroup, upstream: list) -> None:
+    """The day's loads feed the producer alone, and the watcher tasks start once it is done.
+
+    Each root watcher task waits for the producer's end (``one_done``: succeeded or failed, so a
+    failed build still reports every model's own state; skipped when the loads failed). Run
+    after the build, each task finds its result at once: no task ever waits for a producer that
+    has not started, which `airflow dags test` (one task at a time, in any order) would need.
+
+    The group's "producer done" gate waits for the producer to end however it ends: a failed
+    build's verdict is carried by the failed model's own task, so once that task is cleared and
+    succeeds, what follows the group (the docs) runs and the day can succeed.
+    """
+    from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, PRODUCER_WATCHER_TASK_ID
+
+    producer = group.tasks_map[PRODUCER_WATCHER_TASK_ID]
+    roots = [root for root in group.roots if root is not producer]
+    upstream >> producer
+    if PRODUCER_WATCHER_DONE_TASK_ID in group.tasks_map:
+        group.tasks_map[PRODUCER_WATCHER_DONE_TASK_ID].trigger_rule = TriggerRule.ALL_DONE
+    for root in roots:
+        producer >> root
+        root.trigger_rule = TriggerRule.ONE_DONE
 
 
 # --- adapters: Airflow connections and the run's day -> the loaders' plain inputs ---------------
@@ -132,13 +191,17 @@ def _settings():
     )
 
 
+def _s3_client():
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    return S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
+
+
 def _lake(settings):
     from loaders.lake import Lake
 
     if settings.lake_url.startswith("s3://"):
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return Lake.from_url(settings.lake_url, s3_client=S3Hook(aws_conn_id=AWS_CONN_ID).get_conn())
+        return Lake.from_url(settings.lake_url, s3_client=_s3_client())
     return Lake.from_url(settings.lake_url)
 
 
@@ -197,18 +260,21 @@ def load(table: str, ds: str | None = None) -> dict[str, Any]:
 @task
 def land_interactions(ds: str | None = None) -> dict[str, Any]:
     """Land the day's interactions CSV drop in the lake and raw.user_interactions."""
+    from loaders.drop import Drop
     from loaders.interactions import ingest_interactions
 
     settings = _settings()
     lake = _lake(settings)
+    s3_client = _s3_client() if settings.drop_url.startswith("s3://") else None
     direct = settings.warehouse_kind == "postgres"  # on Redshift the day goes lake -> COPY FROM S3
     result = _bad_data_fails_at_once(
         ingest_interactions,
-        settings.interactions_drop_file(ds),
+        Drop(settings.drop_url).source(ds),
         ds,
         lake=lake,
         warehouse_target=settings.warehouse if direct else None,
         raw_schema=settings.raw_schema,
+        s3_client=s3_client,
     )
     if not direct:
         _bad_data_fails_at_once(_load, settings, lake, "interactions", "user_interactions", ds)
@@ -254,7 +320,18 @@ with DAG(
             extract.override(task_id=f"extract_{name}")(name) >> load.override(task_id=f"load_{name}")(name)
 
     with TaskGroup(group_id="interactions", tooltip="the day's CSV drop -> lake + raw") as interactions:
-        land_interactions()
+        # waits (deferred, in the triggerer) for a late drop; the shop extracts do not wait for it
+        (
+            InteractionsDropSensor(
+                task_id="wait_for_drop",
+                aws_conn_id=AWS_CONN_ID,
+                poke_interval=float(os.environ.get("INTERACTIONS_POKE_SECONDS", 30)),
+                timeout=float(os.environ.get("INTERACTIONS_WAIT_MINUTES", 120)) * 60,
+                settle_seconds=float(os.environ.get("INTERACTIONS_SETTLE_SECONDS", 5)),
+                retries=0,
+            )
+            >> land_interactions()
+        )
 
     transform = DbtTaskGroup(
         group_id="dbt",
@@ -264,13 +341,16 @@ with DAG(
         render_config=render_config,
         operator_args={
             "install_deps": False,
-            # no manifest.json / run_results.json per task (nothing here reads them): about 0.15 s
-            # of each of the ~100 dbt invocations of a run; partial parsing is unaffected
+            # no manifest.json / run_results.json per invocation (nothing here reads them)
             "dbt_cmd_global_flags": ["--no-write-json"],
             "vars": {"ds": "{{ ds }}"},
-            "retries": 0,  # a failing model or test is not transient
+            **(WATCHER_TASK_ARGS if WATCHER else {"retries": 0}),  # LOCAL: a failure is not transient
         },
     )
+    if WATCHER:
+        wire_watcher(transform, upstream=[shop, interactions])
+    else:
+        [shop, interactions] >> transform
 
     docs = DbtDocsLocalOperator(
         task_id="dbt_docs",
@@ -282,4 +362,4 @@ with DAG(
         retries=1,
     )
 
-    [shop, interactions] >> transform >> docs
+    transform >> docs

@@ -111,6 +111,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
             "AIRFLOW_CONN_SHOP_DB": settings.shop.url(),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         }
     )
     env.update(extra)

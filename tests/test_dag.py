@@ -24,15 +24,17 @@ print(json.dumps({
     "schedule": [type(dag.timetable).__name__, dag.timetable.expression, str(dag.timetable.timezone)] if dag else None,
     "max_active_runs": dag.max_active_runs if dag else None,
     "tasks": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} if dag else {},
+    "details": {
+        t.task_id: {"trigger_rule": getattr(t.trigger_rule, "value", t.trigger_rule), "retries": t.retries, "class": type(t).__name__}
+        for t in dag.tasks
+    } if dag else {},
 }))
 """
 
 
-@pytest.fixture(scope="module")
-def dag_facts(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def inspect_dag(home: Path, **extra: str) -> dict:
     if not MANIFEST.exists():
         pytest.fail("dbt_project/target/manifest.json is missing: run `make manifest` (make test does)")
-    home = tmp_path_factory.mktemp("airflow_home")
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         "PYTHONPATH": str(PROJECT_DIR),
@@ -43,6 +45,7 @@ def dag_facts(tmp_path_factory: pytest.TempPathFactory) -> dict:
         # nothing may be contacted while the file is parsed: point every service nowhere
         "WAREHOUSE_HOST": "192.0.2.1",
         "SHOP_HOST": "192.0.2.1",
+        **extra,
     }
     result = subprocess.run(
         [sys.executable, "-c", INSPECT, str(PROJECT_DIR / "dags")],
@@ -50,6 +53,11 @@ def dag_facts(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def dag_facts(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return inspect_dag(tmp_path_factory.mktemp("airflow_home"))
 
 
 def test_the_dag_file_imports_without_errors(dag_facts: dict) -> None:
@@ -96,7 +104,10 @@ def test_each_shop_table_is_extracted_then_loaded_in_parallel_with_the_interacti
     for table in ("customers", "products", "orders", "sales"):
         assert tasks[f"shop.extract_{table}"] == []
         assert tasks[f"shop.load_{table}"] == [f"shop.extract_{table}"]
-    assert tasks["interactions.land_interactions"] == []
+    # the interactions wait for the day's file; the shop extracts do not
+    assert tasks["interactions.wait_for_drop"] == []
+    assert tasks["interactions.land_interactions"] == ["interactions.wait_for_drop"]
+    assert dag_facts["details"]["interactions.wait_for_drop"]["class"] == "InteractionsDropSensor"
 
 
 def test_every_day_is_landed_before_any_dbt_task(dag_facts: dict) -> None:
@@ -128,3 +139,40 @@ def test_tests_spanning_several_models_wait_for_all_of_them(dag_facts: dict) -> 
     # after every model it reads is built and its own tests (when it has some) have passed
     for parent in parents:
         assert f"dbt.{parent}.test" in upstream or f"dbt.{parent}_run" in upstream, parent
+
+
+PRODUCER = "dbt.dbt_producer_watcher"
+
+
+def test_one_dbt_build_feeds_every_model_task_and_none_waits_for_a_build_not_started(dag_facts: dict) -> None:
+    """The watcher arrangement: the day's loads feed the producer alone (its one dbt build);
+    every root model task starts when the producer has ended, succeeded or failed (so each
+    model still shows its own state), and retries once by running its model alone."""
+    tasks, details = dag_facts["tasks"], dag_facts["details"]
+    assert set(tasks[PRODUCER]) == LOADS
+    assert details[PRODUCER]["retries"] == 0 and details[PRODUCER]["class"] == "DbtProducerWatcherOperator"
+    mirrors = [t for t in tasks if t.startswith("dbt.") and not t.startswith(PRODUCER)]
+    assert len(mirrors) >= 40
+    roots = [t for t in mirrors if not any(u.startswith("dbt.") and u != PRODUCER for u in tasks[t])]
+    assert roots
+    for task in mirrors:
+        assert not set(tasks[task]) & LOADS, task  # nothing but the producer reads the loads
+        assert details[task]["retries"] == 1, task
+    for task in roots:
+        assert tasks[task] == [PRODUCER], task
+        assert details[task]["trigger_rule"] == "one_done", task
+    inner = [t for t in mirrors if t not in roots]
+    assert inner and all(details[t]["trigger_rule"] == "all_success" for t in inner)
+    # the group's gate ends with the producer however it ends: a failed model's own task carries
+    # the verdict, so clearing it (and what follows) can still finish the day
+    assert details[PRODUCER + "_done"]["trigger_rule"] == "all_done"
+    assert PRODUCER + "_done" in tasks["dbt_docs"]
+
+
+def test_the_earlier_way_one_dbt_invocation_per_task_still_renders(tmp_path: Path) -> None:
+    facts = inspect_dag(tmp_path, DBT_EXECUTION_MODE="local")
+    assert facts["errors"] == {}
+    tasks = facts["tasks"]
+    assert PRODUCER not in tasks
+    assert "dbt.stg_shop__orders.test" in tasks["dbt.int_orders_joined_to_sales.run"]
+    assert facts["details"]["dbt.stg_shop__orders.run"]["class"] == "DbtRunLocalOperator"

@@ -67,6 +67,8 @@ class LocalAirflow:
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     # task slots of the LocalExecutor: the machine has few cores
     parallelism: int = 4
+    # LocalExecutor (`make airflow`), or CeleryExecutor with workers started apart (the tests)
+    executor: str = "LocalExecutor"
 
     @property
     def base_url(self) -> str:
@@ -135,7 +137,7 @@ class LocalAirflow:
                 "PATH": f"{Path(AIRFLOW).parent}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_db_url
                 or f"sqlite:///{self.home / 'airflow-local.db'}",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.project_dir / "dags"),
                 "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.project_dir / "airflow_plugins"),
@@ -156,6 +158,7 @@ class LocalAirflow:
                 "AIRFLOW__API_AUTH__JWT_SECRET": local["jwt_secret"],
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs_dir),
                 "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+                "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
                 "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             }
         )
@@ -390,6 +393,17 @@ class AirflowApi:
             raise AirflowLocalError(f"{dag_id} already has a run for {ds}: see the UI, or clear that run")
         response.raise_for_status()
         return response.json()["dag_run_id"]
+
+    def clear(self, run_id: str, task_ids: list[str], dag_id: str = DAG_ID) -> list[str]:
+        """Clear tasks of a run and what depends on them (the UI's "Clear" with downstream)."""
+        response = self.request(
+            "POST",
+            f"/api/v2/dags/{dag_id}/clearTaskInstances",
+            json={"dag_run_id": run_id, "task_ids": task_ids, "include_downstream": True,
+                  "only_failed": False, "reset_dag_runs": True, "dry_run": False},
+        )  # fmt: skip
+        response.raise_for_status()
+        return [ti["task_id"] for ti in response.json()["task_instances"]]
 
     def run_state(self, run_id: str, dag_id: str = DAG_ID) -> str:
         response = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")

@@ -38,6 +38,7 @@ AIRFLOW_SERVICES = (
     "airflow-scheduler",
     "airflow-dag-processor",
     "airflow-triggerer",
+    "airflow-worker",
 )
 LONG_RUNNING_AIRFLOW_SERVICES = AIRFLOW_SERVICES[1:]
 DATABASE_SERVICES = ("postgres", "shop-db", "warehouse-db")
@@ -47,6 +48,8 @@ REQUIRED_SERVICES = {
     "shop-seed",
     "minio",
     "minio-init",
+    "redis",
+    "flower",
 }
 
 # Environment every Airflow container gets, with the exact value it must have.
@@ -64,10 +67,11 @@ FIXED_AIRFLOW_ENV = {
     "DBT_TARGET": "dev",
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "false",
+    "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "false",
     "AIRFLOW__COSMOS__CACHE_DIR": "/opt/airflow/.cosmos_cache",
     "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "true",
-    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://airflow-apiserver:8080/execution/",
 }
 # Environment whose value must come from the host environment / .env (same variable name).
@@ -91,6 +95,7 @@ REQUIRED_MOUNTS = {
     "/opt/airflow/dags": "./dags",
     "/opt/airflow/dbt_project": "./dbt_project",
     "/opt/airflow/loaders": "./loaders",
+    "/opt/airflow/orchestration": "./orchestration",
     "/opt/airflow/drop": "./.local/drop",
     "/opt/airflow/logs": "./logs",
 }
@@ -337,10 +342,25 @@ def test_stack_has_every_required_service(services: dict[str, Any]):
     assert not missing, f"services missing from docker-compose.yml: {sorted(missing)}"
 
 
-def test_stack_uses_the_local_executor_and_no_celery(services: dict[str, Any]):
-    assert not {"redis", "airflow-worker", "flower"} & set(services)
+def test_stack_runs_tasks_on_scalable_celery_workers_with_a_redis_broker(services: dict[str, Any]):
     for name in AIRFLOW_SERVICES:
-        assert environment_of(services[name])["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        env = environment_of(services[name])
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert env["AIRFLOW__CELERY__BROKER_URL"].endswith("@redis:6379/0")
+        # results in the metadata DB (Airflow's advice), not in the broker
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://")
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].endswith("@postgres:5432/airflow")
+    worker = services["airflow-worker"]
+    assert worker["command"] == "celery worker"
+    assert "container_name" not in worker and "ports" not in worker  # so it scales (--scale airflow-worker=N)
+    assert "inspect ping" in " ".join(worker["healthcheck"]["test"])
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+    assert environment_of(worker)["DUMB_INIT_SETSID"] == "0"
+    assert "6379" not in json.dumps(services["redis"].get("ports", []))  # the broker is not published
+    assert services["flower"]["profiles"] == ["flower"] and services["flower"]["command"] == "celery flower"
+    for name in AIRFLOW_SERVICES:
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy", name
 
 
 @pytest.mark.parametrize(
@@ -350,6 +370,7 @@ def test_stack_uses_the_local_executor_and_no_celery(services: dict[str, Any]):
         ("airflow-scheduler", "scheduler"),
         ("airflow-dag-processor", "dag-processor"),
         ("airflow-triggerer", "triggerer"),
+        ("airflow-worker", "celery worker"),
     ],
 )
 def test_airflow_components_run_their_command(services: dict[str, Any], service: str, command: str):

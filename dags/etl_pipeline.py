@@ -258,8 +258,9 @@ def load(table: str, ds: str | None = None) -> dict[str, Any]:
 
 
 @task
-def land_interactions(ds: str | None = None) -> dict[str, Any]:
-    """Land the day's interactions CSV drop in the lake and raw.user_interactions."""
+def land_interactions(ds: str | None = None, params: dict | None = None) -> dict[str, Any]:
+    """Land the day's interactions CSV drop in the lake and raw.user_interactions (replacing a
+    day already landed only with a plausibly whole one, unless the run's ``allow_shrink``)."""
     from loaders.drop import Drop
     from loaders.interactions import ingest_interactions
 
@@ -274,6 +275,7 @@ def land_interactions(ds: str | None = None) -> dict[str, Any]:
         lake=lake,
         warehouse_target=settings.warehouse if direct else None,
         raw_schema=settings.raw_schema,
+        allow_shrink=bool((params or {}).get("allow_shrink", False)),
         s3_client=s3_client,
     )
     if not direct:
@@ -310,7 +312,13 @@ with DAG(
     params={
         "full_extract": Param(
             False, type="boolean", description="extract every row changed up to the day's end"
-        )
+        ),
+        "allow_shrink": Param(
+            False,
+            type="boolean",
+            description="let an interactions file with no valid rows, or under half the rows landed "
+            "before, replace the day (loaders/day_guard.py)",
+        ),
     },
     tags=["elt", "dbt", "marketing"],
     doc_md=__doc__,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from loaders.config import Settings
+from loaders.day_guard import DEFAULT_MAX_REJECT_FRACTION, fraction_argument
 from loaders.errors import LoaderError
 
 log = logging.getLogger("loaders")
@@ -80,9 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     interactions.add_argument(
         "--max-reject-fraction",
-        type=float,
-        default=0.10,
-        help="refuse the file when more than this share of lines is broken (default 0.10)",
+        type=fraction_argument,
+        default=DEFAULT_MAX_REJECT_FRACTION,
+        help="refuse the file when more than this share of lines is broken, 0 to 1 (default 0.10)",
+    )
+    interactions.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="replace the day even with a file of no valid rows, or under half the rows landed before",
     )
     interactions.set_defaults(run=_interactions)
 
@@ -173,6 +179,7 @@ def _interactions(settings: Settings, args: argparse.Namespace) -> None:
         warehouse_target=None if args.no_warehouse else settings.warehouse,
         raw_schema=settings.raw_schema,
         max_reject_fraction=args.max_reject_fraction,
+        allow_shrink=args.allow_shrink,
     )
     reasons = ", ".join(f"{n} {reason}" for reason, n in result.rejects_by_reason.most_common())
     print(

@@ -31,6 +31,7 @@ from psycopg import sql
 from loaders import warehouse
 from loaders.config import PostgresTarget
 from loaders.csv_blocks import BlockValidator, Reject, copy_text, reject_text
+from loaders.day_guard import DEFAULT_MAX_REJECT_FRACTION, DayGuard
 from loaders.errors import BadInputError, LoaderError
 from loaders.lake import MANIFEST, DayWriter, Lake, day_prefix
 from loaders.streams import GzipPart, ThreadedSink
@@ -43,9 +44,6 @@ COLUMNS = ("interaction_id", "user_id", "product_id", "action", "timestamp")
 BLOCK_SIZE = 1 << 20
 MAX_LINE_BYTES = 64 << 20
 PROGRESS_EVERY_SECONDS = 2.0
-# a file is refused (not quarantined line by line) when more than max_reject_fraction of its
-# lines, and more than this many, are broken: a wrong delimiter or encoding, not dirt
-MIN_REJECTS_TO_REFUSE = 50
 
 
 @dataclass
@@ -84,13 +82,16 @@ def ingest_interactions(
     lake: Lake,
     warehouse_target: PostgresTarget | None,
     raw_schema: str = "raw",
-    max_reject_fraction: float = 0.10,
+    max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION,
+    allow_shrink: bool = False,
     s3_client: Any = None,
 ) -> IngestResult:
     """Land ``path`` (a local file, or an ``s3://bucket/key`` URI read with ``s3_client``) as day
     ``ds`` in the lake and (unless ``warehouse_target`` is None) in ``raw.user_interactions``;
-    return the counts."""
+    return the counts. The file replaces a day already landed only if it is plausibly the whole
+    day (``loaders/day_guard.py``); otherwise BadInputError, and nothing changes."""
     validate_ds(ds)
+    guard = DayGuard(max_reject_fraction, allow_shrink)
     started_at = dt.datetime.now(dt.UTC)
     start = time.monotonic()
     source, name = _open_source(path, s3_client)
@@ -101,7 +102,7 @@ def ingest_interactions(
         conn = warehouse.connect(warehouse_target) if warehouse_target else None
         try:
             _land_and_load(source, path, header, lake, conn, raw_schema, checksum, result,
-                           max_reject_fraction, started_at, start)  # fmt: skip
+                           guard, started_at, start)  # fmt: skip
         finally:
             if conn is not None:
                 conn.close()
@@ -164,11 +165,12 @@ def _land_and_load(
     schema: str,
     checksum: hashlib._Hash,
     result: IngestResult,
-    max_reject_fraction: float,
+    guard: DayGuard,
     started_at: dt.datetime,
     start: float,
 ) -> None:
     prefix = day_prefix(SOURCE, TABLE, result.ds)
+    previous_valid = _landed_valid_rows(lake, prefix)
     rejects: list[Reject] = []
     with lake.write_day(prefix) as day:
         part = GzipPart(day, "part-00000.csv.gz")
@@ -202,13 +204,13 @@ def _land_and_load(
             result.rows_read = result.rows_loaded + result.rows_rejected
             result.source_sha256 = checksum.hexdigest()
             result.rejects_by_reason = Counter(r.reason.split(":")[0] for r in rejects)
-            if result.rows_rejected > max(max_reject_fraction * result.rows_read, MIN_REJECTS_TO_REFUSE):
-                first = rejects[0]
-                raise BadInputError(
-                    f"{path}: {result.rows_rejected:,} of {result.rows_read:,} lines are broken "
-                    f"(limit {max_reject_fraction:.0%}), first at line {first.line_number}: "
-                    f"{first.reason}; fix the file (delimiter? encoding?) and load it again"
-                )
+            guard.check(
+                str(path),
+                valid=result.rows_loaded,
+                rejected=result.rows_rejected,
+                previous_valid=previous_valid,
+                first_reject=f"at line {rejects[0].line_number}: {rejects[0].reason}" if rejects else None,
+            )
             rejects_info = _write_rejects_file(day, rejects)
             day.write_json(MANIFEST, _manifest(result, header, part_info, rejects_info, path))
             if conn is not None:
@@ -227,6 +229,16 @@ def _land_and_load(
     result.lake_uri = lake.uri(prefix)
     if conn is not None:
         conn.commit()  # autovacuum analyzes the new partition by itself
+
+
+def _landed_valid_rows(lake: Lake, prefix: str) -> int | None:
+    """Valid rows of the day already in the lake (None when it was never landed)."""
+    try:
+        manifest = lake.read_manifest(prefix)
+    except LoaderError:
+        return None  # never landed, or a manifest past repair: nothing to compare with
+    valid = manifest.get("rows_valid") if isinstance(manifest, dict) else None
+    return valid if isinstance(valid, int) and valid >= 0 else None
 
 
 def _stream_blocks(

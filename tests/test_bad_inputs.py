@@ -148,8 +148,21 @@ def test_an_unreachable_shop_database_is_one_clear_error(settings: Settings) -> 
 # --- quarantined line by line, the rest loaded --------------------------------------------------
 
 
-def test_a_header_only_file_loads_an_empty_day(settings: Settings, wh, tmp_path: Path) -> None:
-    result = ingest(settings, HEADER, tmp_path)
+def test_a_header_only_file_is_refused_unless_the_day_may_shrink(
+    settings: Settings, wh, tmp_path: Path
+) -> None:
+    with pytest.raises(BadInputError, match="no valid row"):
+        ingest(settings, HEADER, tmp_path)
+    assert not Lake.from_url(settings.lake_url).local_path(DAY).exists()  # nothing landed
+    path = tmp_path / "empty.csv"
+    path.write_bytes(HEADER)
+    result = ingest_interactions(
+        path,
+        DS,
+        lake=Lake.from_url(settings.lake_url),
+        warehouse_target=settings.warehouse,
+        allow_shrink=True,
+    )
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (0, 0, 0)
     assert accounted(wh) == (0, 0, 0)
 

@@ -56,9 +56,10 @@ class PostgresTarget:
         """A printable address, without the password."""
         return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
 
-    def url(self) -> str:
-        """A postgresql:// URL (with password) for tools such as psql."""
-        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.dbname}"
+    def url(self, with_password: bool = True) -> str:
+        """A postgresql:// URL for tools such as psql (never print it with its password)."""
+        secret = f":{self.password}" if with_password and self.password else ""
+        return f"postgresql://{self.user}{secret}@{self.host}:{self.port}/{self.dbname}"
 
 
 @dataclass(frozen=True)

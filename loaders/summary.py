@@ -88,7 +88,9 @@ def print_summary(settings: Settings, ds: str) -> None:
     print("\n== where things are")
     print(f"  lake       {lake_day}/  (part-*.csv.gz, rejects.csv.gz, _manifest.json)")
     print(f"  dbt docs   {docs}  (published by the DAG's dbt_docs task)")
-    print(f"  warehouse  {psql} '{settings.warehouse.url()}'")
+    print(
+        f"  warehouse  {psql} '{settings.warehouse.url(with_password=False)}'  (password: WAREHOUSE_PASSWORD)"
+    )
     print(
         "             e.g. select * from marts.fct_user_product_interactions order by interaction_count desc limit 10;"
     )

@@ -289,3 +289,14 @@ def test_command_line_errors_are_one_line_and_a_non_zero_exit(
     assert result.stderr.strip().startswith("error: ")
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_summary_shows_where_the_warehouse_is_but_not_its_password(
+    settings: Settings, wh, tmp_path: Path
+) -> None:
+    path = write_interactions_csv(tmp_path / "day.csv", DS, rows=200).path
+    assert run_cli(settings, "interactions", "--file", str(path), "--ds", DS).returncode == 0
+    result = run_cli(settings, "summary", "--ds", DS)
+    assert result.returncode == 0, result.stderr
+    assert settings.warehouse.password and settings.warehouse.password not in result.stdout + result.stderr
+    assert settings.warehouse.url(with_password=False) in result.stdout

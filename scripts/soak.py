@@ -21,10 +21,14 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--ds", required=True, help="the day (its CSV and shop data must exist: make sample)")
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--timeout", type=float, default=600, help="seconds one run may take before it is a hang")
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds one run may take before it is a hang"
+    )
     parser.add_argument("--logs", type=Path, default=PROJECT_DIR / ".local" / "logs" / "soak")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.timeout <= 0:

@@ -28,6 +28,7 @@ _TEXT_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "\n": "\\n", "\r": "\\r
 # a line whose quoting PostgreSQL's CSV COPY and Python's csv module read the same way: every
 # field is either unquoted without quotes, or wholly quoted with inner quotes doubled
 _CANONICAL_QUOTED_LINE = re.compile(r'(?:[^,"]*|"(?:[^"]|"")*")(?:,(?:[^,"]*|"(?:[^"]|"")*"))*')
+_REASON_DETAIL = re.compile(r"(?: at byte \d+|:.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ class BlockResult:
     lines: int  # lines in the block
     good_lines: int
     rejects: list[Reject]
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a reject reason, for counting: its details (a byte offset, the fields
+    found) dropped, so that one kind of fault is one bucket however many offsets it has."""
+    return _REASON_DETAIL.sub("", reason)
 
 
 class BlockValidator:

@@ -30,7 +30,7 @@ from psycopg import sql
 
 from loaders import warehouse
 from loaders.config import PostgresTarget
-from loaders.csv_blocks import BlockValidator, Reject, copy_text, reject_text
+from loaders.csv_blocks import BlockValidator, Reject, copy_text, reason_kind, reject_text
 from loaders.day_guard import DEFAULT_MAX_REJECT_FRACTION, DayGuard
 from loaders.errors import BadInputError, LoaderError
 from loaders.lake import MANIFEST, DayWriter, Lake, day_prefix
@@ -203,7 +203,7 @@ def _land_and_load(
             result.rows_rejected = len(rejects)
             result.rows_read = result.rows_loaded + result.rows_rejected
             result.source_sha256 = checksum.hexdigest()
-            result.rejects_by_reason = Counter(r.reason.split(":")[0] for r in rejects)
+            result.rejects_by_reason = Counter(reason_kind(r.reason) for r in rejects)
             guard.check(
                 str(path),
                 valid=result.rows_loaded,

@@ -37,7 +37,8 @@ def collect(conn: psycopg.Connection, ds: str) -> dict[str, object]:
     for label, query in (
         (
             "the loader (structure)",
-            "select split_part(reason, ':', 1), count(*) from raw.user_interactions_rejects "
+            "select regexp_replace(split_part(reason, ':', 1), ' at byte [0-9]+$', ''), count(*) "
+            "from raw.user_interactions_rejects "
             "where _ds = %s group by 1 order by 2 desc, 1",
         ),
         (

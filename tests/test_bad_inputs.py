@@ -407,3 +407,23 @@ def test_timestamps_with_offsets_or_none_are_kept_in_utc_and_an_empty_action_is_
 def test_every_raw_row_is_staged_or_rejected(staged) -> None:
     _, facts = staged
     assert facts["raw"] == len(facts["kept"]) + len(facts["rejected"]) == len(VALUE_CASES) + 2
+
+
+def test_one_kind_of_fault_is_one_bucket_whatever_its_byte_offset(
+    settings: Settings, wh, tmp_path: Path
+) -> None:
+    lines = [GOOD.replace(b"1,", b"%d," % i, 1) for i in range(1, 30)]
+    bad = [
+        b"40,10,100,vi\xe9w,2026-11-20T10:00:00Z\n",
+        b"41,10,100,view,2026-11-2\xff\n",
+        b"42,1\xfe,1,a,b\n",
+    ]
+    result = ingest(settings, HEADER + b"".join(lines + bad) + b"43,10,100\n", tmp_path)
+    assert dict(result.rejects_by_reason) == {"invalid UTF-8": 3, "wrong field count": 1}
+    manifest = json.loads((Lake.from_url(settings.lake_url).local_path(DAY) / "_manifest.json").read_text())
+    assert manifest["rejects"]["by_reason"] == {"invalid UTF-8": 3, "wrong field count": 1}
+    # each reject row keeps its detail
+    assert {r for _, r in reasons(wh)} == {
+        "invalid UTF-8 at byte 13", "invalid UTF-8 at byte 25", "invalid UTF-8 at byte 5",
+        "wrong field count: 3 fields, expected 5",
+    }  # fmt: skip

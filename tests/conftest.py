@@ -118,6 +118,23 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+def airflow_test_env(settings: Settings, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """``env_for`` plus an Airflow home of the test's own, its metadata DB migrated (for
+    `airflow dags test` of the project's DAG)."""
+    env = env_for(
+        settings,
+        AIRFLOW_HOME=str(tmp_path / "airflow"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(PROJECT_DIR / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__COSMOS__CACHE_DIR=str(tmp_path / "cosmos_cache"),
+        **extra,
+    )
+    airflow = str(BIN / "airflow")
+    migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    return env
+
+
 def run_dbt(
     settings: Settings, tmp_path: Path, *args: str, check: bool = True
 ) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ import pytest
 from loaders.config import Settings
 from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
 from scripts.run_day import dbt_totals
-from tests.conftest import PROJECT_DIR, env_for
+from tests.conftest import PROJECT_DIR, airflow_test_env
 
 pytestmark = pytest.mark.e2e
 
@@ -26,19 +26,9 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
 
 def airflow_env(settings: Settings, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = env_for(
-        settings,
-        AIRFLOW_HOME=str(tmp_path / "airflow"),
-        AIRFLOW__CORE__DAGS_FOLDER=str(PROJECT_DIR / "dags"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__COSMOS__CACHE_DIR=str(tmp_path / "cosmos_cache"),
-        INTERACTIONS_POKE_SECONDS="1",
-        INTERACTIONS_SETTLE_SECONDS="1",
-        **extra,
+    return airflow_test_env(
+        settings, tmp_path, INTERACTIONS_POKE_SECONDS="1", INTERACTIONS_SETTLE_SECONDS="1", **extra
     )
-    migrate = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
-    return env
 
 
 def run_day(env: dict[str, str], log: Path, timeout: float = 900) -> subprocess.Popen[str]:

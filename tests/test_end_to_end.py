@@ -11,7 +11,7 @@ import pytest
 
 from loaders.config import Settings
 from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
-from tests.conftest import PROJECT_DIR, env_for
+from tests.conftest import airflow_test_env
 from tests.reference import expected_from_csv
 
 pytestmark = pytest.mark.e2e
@@ -50,15 +50,7 @@ def test_a_daily_run_lands_every_table_builds_marts_that_match_and_a_rerun_chang
         settings.interactions_drop_file(DS), DS, rows=8_000, customers=400, products=60
     ).path
     expected = expected_from_csv(csv_path)
-    env = env_for(
-        settings,
-        AIRFLOW_HOME=str(tmp_path / "airflow"),
-        AIRFLOW__CORE__DAGS_FOLDER=str(PROJECT_DIR / "dags"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__COSMOS__CACHE_DIR=str(tmp_path / "cosmos_cache"),
-    )
-    migrate = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    env = airflow_test_env(settings, tmp_path)
 
     runs = []
     for _ in range(2):

@@ -127,6 +127,16 @@ def _parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="rows per layer for a day, and where things are")
     summary.add_argument("--ds", required=True)
     summary.set_defaults(run=_summary)
+
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="bring the lake and raw to the same version of a day (after a crash); print each table's state",
+        description="For each table, compare the lake version raw holds with the one the lake has "
+        "published; publish the version raw committed if a load stopped between its commit and the "
+        "lake's publish. Every load of a day does this first.",
+    )
+    reconcile.add_argument("--ds", required=True, help="the day, YYYY-MM-DD")
+    reconcile.set_defaults(run=_reconcile)
     return parser
 
 
@@ -274,6 +284,25 @@ def _summary(settings: Settings, args: argparse.Namespace) -> None:
     from loaders.summary import print_summary
 
     print_summary(settings, validate_ds(args.ds))
+
+
+def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders import interactions, warehouse
+    from loaders.lake import Lake
+    from loaders.reconcile import reconcile_day
+    from loaders.shop import SHOP_TABLES
+
+    ds = interactions.validate_ds(args.ds)
+    lake = Lake.from_url(settings.lake_url)
+    tables = [(interactions.SOURCE, interactions.TABLE), *(("shop", name) for name in SHOP_TABLES)]
+    with warehouse.connect(settings.warehouse) as conn:
+        for source, table in tables:
+            warehouse.lock_day(conn, table, ds)
+            state = reconcile_day(lake, conn, settings.raw_schema, source, table, ds)
+            conn.commit()
+            print(
+                f"{source}/{table} {ds}: lake {state.lake_version or '-'}, raw {state.raw_version or '-'}: {state.action}"
+            )
 
 
 def run() -> None:

@@ -6,8 +6,11 @@ part (on a second thread) and, in COPY's text format (which the server parses fa
 to a ``COPY ... FREEZE`` into a fresh partition for the day created in the same transaction (no
 WAL with the local server's ``wal_level=minimal``, no hint-bit rewrite or vacuum later); broken
 lines are quarantined with their line number, raw text and reason. The day is replaced in one
-transaction, with its audit row (rows read = loaded + rejected), so loading a day twice leaves
-one copy, and a failed or killed load leaves the previous state.
+transaction, with its audit row (rows read = loaded + rejected) and the lake version it holds,
+so loading a day twice leaves one copy. That commit is the load's one commit point: the lake's
+new version is staged before it and published after it, and a crash in between is rolled
+forward by the next load of the day (``loaders/reconcile.py``), so the lake and raw always end
+with the same version, the old or the new one.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,12 +32,13 @@ from typing import Any, BinaryIO
 import psycopg
 from psycopg import sql
 
-from loaders import warehouse
+from loaders import failpoints, warehouse
 from loaders.config import PostgresTarget
 from loaders.csv_blocks import BlockValidator, Reject, copy_text, reason_kind, reject_text
 from loaders.day_guard import DEFAULT_MAX_REJECT_FRACTION, DayGuard
 from loaders.errors import BadInputError, LoaderError
-from loaders.lake import MANIFEST, DayWriter, Lake, day_prefix
+from loaders.lake import DayWriter, Lake, day_prefix
+from loaders.reconcile import commit_day, first_line, reconcile_day
 from loaders.streams import GzipPart, ThreadedSink
 
 log = logging.getLogger(__name__)
@@ -103,6 +108,10 @@ def ingest_interactions(
         try:
             _land_and_load(source, path, header, lake, conn, raw_schema, checksum, result,
                            guard, started_at, start)  # fmt: skip
+        except psycopg.Error as err:  # before the load began: schema, lock, reconcile
+            raise LoaderError(
+                f"preparing the warehouse for {path} failed ({first_line(err)}); nothing was changed"
+            ) from err
         finally:
             if conn is not None:
                 conn.close()
@@ -169,18 +178,22 @@ def _land_and_load(
     started_at: dt.datetime,
     start: float,
 ) -> None:
+    """Write the file as a new version of the day in the lake and into raw; the warehouse's
+    commit is the commit point, the lake's publish follows it (``loaders/reconcile.py``)."""
     prefix = day_prefix(SOURCE, TABLE, result.ds)
-    previous_valid = _landed_valid_rows(lake, prefix)
+    if conn is not None:
+        warehouse.ensure_raw_schema(conn, schema)
+        warehouse.lock_day(conn, TABLE, result.ds)  # held until this load commits or rolls back
+        reconcile_day(lake, conn, schema, SOURCE, TABLE, result.ds)
     rejects: list[Reject] = []
-    with lake.write_day(prefix) as day:
+    with lake.write_day(prefix, publish=conn is None) as day:
+        previous_valid = _landed_valid_rows(day.replaces.document)
         part = GzipPart(day, "part-00000.csv.gz")
         try:
             part.write((",".join(header) + "\n").encode())
             if conn is None:
                 _stream_blocks(source, path, checksum, result, rejects, part.write, None, start)
             else:
-                warehouse.ensure_raw_schema(conn, schema)
-                warehouse.lock_day(conn, TABLE, result.ds)
                 result.load_id = warehouse.begin_audit(conn, schema)
                 target = warehouse.create_day_partition(conn, schema, TABLE, result.ds)
                 # the lake keeps the CSV as delivered; the server is fed COPY's text format
@@ -212,33 +225,36 @@ def _land_and_load(
                 first_reject=f"at line {rejects[0].line_number}: {rejects[0].reason}" if rejects else None,
             )
             rejects_info = _write_rejects_file(day, rejects)
-            day.write_json(MANIFEST, _manifest(result, header, part_info, rejects_info, path))
+            day.stage_manifest(_manifest(result, header, part_info, rejects_info, path))
+            failpoints.reached("ingest:staged")
             if conn is not None:
-                _finish_warehouse_load(conn, schema, result, rejects, started_at, start)
+                _finish_warehouse_load(conn, schema, result, rejects, started_at, start, day.version)
+                failpoints.reached("ingest:before-commit")
+                commit_day(conn, day, f"{TABLE} {result.ds}")
         except BaseException as err:
             part.abort()
-            if conn is not None:
-                conn.rollback()
+            if conn is not None and not day.keep_on_error:
+                with suppress(psycopg.Error):
+                    conn.rollback()
             if isinstance(err, psycopg.Error):
                 raise LoaderError(
-                    f"loading {path} into the warehouse failed ({str(err).strip().splitlines()[0]}); "
-                    "nothing was changed"
+                    f"loading {path} into the warehouse failed ({first_line(err)}); nothing was changed"
                 ) from err
             raise
-    # the lake day is published (the with-block above); now the warehouse day becomes visible
+        if conn is not None:
+            # raw holds the new version: publish it in the lake, then drop what it replaced
+            lake.publish_version(prefix, day.version, expect=day.replaces)
+            failpoints.reached("ingest:published")
+            lake.retire(prefix, day.version)
+    if conn is None:  # published by write_day; the warehouse (Redshift) may still hold the previous one
+        lake.retire(prefix, day.version, also_previous=True)
     result.lake_uri = lake.uri(prefix)
-    if conn is not None:
-        conn.commit()  # autovacuum analyzes the new partition by itself
 
 
-def _landed_valid_rows(lake: Lake, prefix: str) -> int | None:
+def _landed_valid_rows(manifest: dict | None) -> int | None:
     """Valid rows of the day already in the lake (None when it was never landed)."""
-    try:
-        manifest = lake.read_manifest(prefix)
-    except LoaderError:
-        return None  # never landed, or a manifest past repair: nothing to compare with
     valid = manifest.get("rows_valid") if isinstance(manifest, dict) else None
-    return valid if isinstance(valid, int) and valid >= 0 else None
+    return valid if isinstance(valid, int) and not isinstance(valid, bool) and valid >= 0 else None
 
 
 def _stream_blocks(
@@ -272,6 +288,7 @@ def _stream_blocks(
         block = carry + data[: cut + 1] if carry else data[: cut + 1]
         carry = data[cut + 1 :]
         line_number = _handle_block(block, line_number, validator, to_lake, to_warehouse, rejects, result)
+        failpoints.reached("ingest:copy-started")
         now = time.monotonic()
         if now - last_report >= PROGRESS_EVERY_SECONDS:
             last_report = now
@@ -308,6 +325,7 @@ def _finish_warehouse_load(
     rejects: list[Reject],
     started_at: dt.datetime,
     start: float,
+    lake_version: str,
 ) -> None:
     assert result.load_id is not None
     warehouse.swap_in_day_partition(conn, schema, TABLE, result.ds, result.source_file, result.load_id)
@@ -341,6 +359,7 @@ def _finish_warehouse_load(
             bytes_read=result.bytes_read,
             seconds=time.monotonic() - start,
             started_at=started_at,
+            lake_version=lake_version,
         ),
     )
 
@@ -352,11 +371,12 @@ def _write_rejects_file(day: DayWriter, rejects: list[Reject]) -> dict:
     for reject in rejects:
         writer.writerow((reject.line_number, reject.reason, reject_text(reject.raw)))
     data = zlib.compress(buffer.getvalue().encode(), level=6, wbits=31)
+    name = day.object_name("rejects.csv.gz")
     writer = day.open("rejects.csv.gz")
     writer.write(data)
     writer.close()
     return {
-        "key": day.object_name("rejects.csv.gz"),
+        "key": name,
         "rows": len(rejects),
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),

@@ -1,11 +1,23 @@
 """The lake: where raw files land, laid out as ``raw/<source>/<table>/ds=<YYYY-MM-DD>/``.
 
 ``Lake.from_url`` accepts ``file:///path`` (the local default) and ``s3://bucket/prefix`` and
-gives one interface for writing a day's files and reading them back as streams. A day is
-published whole: locally its files are written into a hidden folder renamed into place; on S3
-the ``_manifest.json`` written last is the commit point (it lists the day's objects) and older
-objects of the day are deleted after it. Writing a day again replaces it; readers go by the
-manifest, so they never see half a day.
+gives one interface for writing a day's files and reading them back as streams.
+
+**Versions of a day.** Every write of a day is a new *version* (a token that sorts by time,
+always after the version it replaces). Its objects are named with the token
+(``part-00000-<version>.csv.gz``) and its manifest is staged as ``_manifest-<version>.json``;
+nothing of the published version is touched. The version is *published* by replacing
+``_manifest.json``, the day's one commit point in the lake: one atomic rename locally, one
+conditional PUT on S3 (``If-Match`` the manifest the writer started from, so of two concurrent
+writers of a day one wins and the other fails cleanly). Readers go by ``_manifest.json``, so
+they never see half a day. A version is *retired* (its objects deleted) only once a newer one
+is published **and** committed in the warehouse (``retire``), so a crash anywhere leaves either
+the old or the new version whole. The README's "The lake" section
+gives the rule in full.
+
+Local lake folders are private to their owner (0700, files 0600). On S3, objects are
+encrypted at rest by the bucket's default; ``LAKE_S3_SSE=aws:kms`` (and ``LAKE_S3_KMS_KEY_ID``)
+asks for KMS keys on every write.
 
 S3 credentials come from the client passed in (inside Airflow: the Amazon provider's hook for
 an AWS connection) or from the usual AWS environment variables; an S3-compatible endpoint is
@@ -14,26 +26,66 @@ taken from ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``.
 
 from __future__ import annotations
 
+import datetime as dt
+import fcntl
 import io
 import json
 import os
-import shutil
-import uuid
+import re
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
+from loaders import failpoints
 from loaders.errors import LoaderError, UnreachableError
 
 MANIFEST = "_manifest.json"
 S3_PART_SIZE = 8 << 20  # multipart chunk (S3 requires at least 5 MiB but for the last one)
+# objects of no published version (a writer that died) older than this are swept by the next write
+ABANDONED_AFTER_SECONDS = 3600
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+# a version: UTC time to the microsecond and a random tag, e.g. 20261120T060102123456Z-3fa9c1
+_VERSION = r"\d{8}T\d{12}Z-[0-9a-f]{6}"
+_VERSIONED_NAME = re.compile(rf"^(?:_manifest|.+)-({_VERSION})(?:\..*)?$")
+_VERSION_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
 def day_prefix(source: str, table: str, ds: str) -> str:
     return f"raw/{source}/{table}/ds={ds}"
+
+
+def new_version(after: str | None = None) -> str:
+    """A version token that sorts after ``after`` (the version being replaced), whatever the clock."""
+    now = dt.datetime.now(dt.UTC)
+    if after:
+        with suppress(ValueError):
+            previous = dt.datetime.strptime(after[:22], _VERSION_FORMAT).replace(tzinfo=dt.UTC)
+            now = max(now, previous + dt.timedelta(microseconds=1))
+    return f"{now.strftime(_VERSION_FORMAT)}-{secrets.token_hex(3)}"
+
+
+def version_of(name: str) -> str | None:
+    """The version an object of a day belongs to (None: not a versioned object)."""
+    match = _VERSIONED_NAME.match(name)
+    return match.group(1) if match else None
+
+
+def staged_manifest_name(version: str) -> str:
+    return f"_manifest-{version}.json"
+
+
+def version_age_seconds(version: str) -> float:
+    try:
+        made = dt.datetime.strptime(version[:22], _VERSION_FORMAT).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return float("inf")
+    return (dt.datetime.now(dt.UTC) - made).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -43,9 +95,22 @@ class ObjectInfo:
     modified: float  # seconds since the epoch
 
 
+@dataclass(frozen=True)
+class Published:
+    """What ``_manifest.json`` of a day says now, and the tag a conditional replace must match."""
+
+    version: str | None  # None: a manifest from before versions (or none at all)
+    tag: str | None  # None: the day has no manifest
+    document: dict | None
+
+
 class Writable(Protocol):
     def write(self, data: bytes) -> Any: ...
     def close(self) -> None: ...
+
+
+class ConcurrentWriteError(LoaderError):
+    """Another writer published the day while this one was writing it; nothing of this write stays."""
 
 
 class Lake:
@@ -59,7 +124,7 @@ class Lake:
         if parsed.scheme == "s3":
             if not parsed.netloc:
                 raise LoaderError(f"LAKE_URL={url!r}: name a bucket, e.g. s3://my-bucket/prefix")
-            return S3Lake(parsed.netloc, parsed.path.strip("/"), s3_client)
+            return S3Lake(parsed.netloc, parsed.path.strip("/"), s3_client, _sse_from_env())
         if parsed.scheme == "file":
             return LocalLake(Path(unquote(parsed.path)))
         if not parsed.scheme and url:
@@ -69,8 +134,7 @@ class Lake:
     def uri(self, key: str) -> str:
         return f"{self.url}/{key}"
 
-    def write_day(self, prefix: str) -> Any:  # a context manager yielding a DayWriter
-        raise NotImplementedError
+    # --- what each kind of lake provides ---
 
     def open_read(self, key: str) -> BinaryIO:
         raise NotImplementedError
@@ -83,38 +147,187 @@ class Lake:
         """Write one whole object (replacing it): small files such as the docs site."""
         raise NotImplementedError
 
-    def read_manifest(self, prefix: str) -> dict:
-        try:
-            with self.open_read(f"{prefix}/{MANIFEST}") as f:
-                return json.loads(f.read())
-        except FileNotFoundError:
-            raise LoaderError(
-                f"no {MANIFEST} in {self.uri(prefix)}: the day was never landed (or landing was "
-                "interrupted); land it again"
-            ) from None
-        except json.JSONDecodeError as err:
-            raise LoaderError(
-                f"{self.uri(prefix)}/{MANIFEST} is not valid JSON ({err}); land the day again"
-            ) from None
-
-
-class DayWriter:
-    """Collects the files of one day; ``open`` gives a binary writer for one file."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    def open(self, name: str) -> Writable:
+    def list_day(self, prefix: str) -> list[str]:
+        """The names of the objects of a day (its folder's files; no hidden ones)."""
         raise NotImplementedError
 
-    def object_name(self, name: str) -> str:
-        """The name ``name`` is stored under inside the day (listed in the manifest)."""
-        return name
+    def delete_day_objects(self, prefix: str, names: list[str]) -> None:
+        raise NotImplementedError
 
-    def write_json(self, name: str, document: dict) -> None:
-        writer = self.open(name)
+    def published(self, prefix: str) -> Published:
+        raise NotImplementedError
+
+    def _replace_manifest(self, prefix: str, data: bytes, expect: Published) -> None:
+        """Make ``data`` the day's ``_manifest.json`` if it still is ``expect``; else ConcurrentWriteError."""
+        raise NotImplementedError
+
+    def _open_new(self, key: str) -> Writable:
+        raise NotImplementedError
+
+    @contextmanager
+    def day_lock(self, prefix: str) -> Iterator[None]:
+        """Writers of one day on one machine wait for each other (S3: conditional publish only)."""
+        yield
+
+    # --- the protocol, the same for every lake ---
+
+    @contextmanager
+    def write_day(self, prefix: str, *, publish: bool = True) -> Iterator[DayWriter]:
+        """Write a new version of a day. It is published when the block ends (``publish=False``:
+        staged only; the caller publishes it with ``publish_version`` once the warehouse has
+        committed it). On an error the version's objects are removed, unless the writer was told
+        (``keep_on_error``) that the warehouse may already hold it."""
+        with self.day_lock(prefix):
+            current = self.published(prefix)
+            writer = DayWriter(self, prefix, new_version(current.version), current)
+            self._sweep_abandoned(prefix, current)
+            try:
+                yield writer
+            except BaseException:
+                if not writer.keep_on_error:
+                    writer.discard()
+                raise
+            if writer.staged is None:
+                writer.discard()
+                raise LoaderError(f"{self.uri(prefix)}: a day must end with its {MANIFEST}")
+            if publish:
+                try:
+                    self.publish_version(prefix, writer.version, expect=current)
+                except ConcurrentWriteError:
+                    writer.discard()
+                    raise
+
+    def read_manifest(self, prefix: str) -> dict:
+        return self._read_json(prefix, MANIFEST, "the day was never landed (or landing was interrupted)")
+
+    def read_version_manifest(self, prefix: str, version: str) -> dict | None:
+        """The staged manifest of one version, or None when that version is not (or no longer) here."""
+        try:
+            with self.open_read(f"{prefix}/{staged_manifest_name(version)}") as f:
+                return json.loads(f.read())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def publish_version(self, prefix: str, version: str, *, expect: Published | None = None) -> None:
+        """Make a staged version the day's published one (the lake's commit point)."""
+        key = f"{prefix}/{staged_manifest_name(version)}"
+        try:
+            with self.open_read(key) as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise LoaderError(f"{self.uri(key)} is missing: version {version} cannot be published") from None
+        current = expect if expect is not None else self.published(prefix)
+        if current.version == version:
+            return
+        self._replace_manifest(prefix, data, current)
+        failpoints.reached("lake:published")
+
+    def retire(self, prefix: str, keep: str, *, also_previous: bool = False) -> list[str]:
+        """Delete the objects of versions older than ``keep`` (the version published and held by
+        the warehouse) and objects of no version (from before versions). ``also_previous=False``
+        keeps nothing else; ``True`` keeps the newest older version too (a lake-first landing,
+        whose previous version the warehouse may still hold). Returns the names deleted."""
+        names = self.list_day(prefix)
+        published = self.published(prefix)
+        listed = _listed_names(published.document)
+        older = sorted({v for n in names if (v := version_of(n)) and v < keep}, reverse=True)
+        spared = set(older[:1]) if also_previous else set()
+        doomed = [
+            n for n in names
+            if n != MANIFEST and n not in listed
+            and ((v := version_of(n)) is None or (v < keep and v not in spared))
+        ]  # fmt: skip
+        self.delete_day_objects(prefix, doomed)
+        return doomed
+
+    def _sweep_abandoned(self, prefix: str, current: Published) -> None:
+        """Remove what writers that died left behind: versions newer than the published one that
+        were never published, once they are old enough that no writer can still be at work."""
+        for version in {version_of(n) for n in self.list_day(prefix)} - {None, current.version}:
+            assert version is not None
+            if (current.version is None or version > current.version) and (
+                version_age_seconds(version) > ABANDONED_AFTER_SECONDS
+            ):
+                self.delete_day_objects(
+                    prefix, [n for n in self.list_day(prefix) if version_of(n) == version]
+                )
+
+    def _read_json(self, prefix: str, name: str, missing: str) -> dict:
+        try:
+            with self.open_read(f"{prefix}/{name}") as f:
+                document = json.loads(f.read())
+        except FileNotFoundError:
+            raise LoaderError(f"no {name} in {self.uri(prefix)}: {missing}; land it again") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise LoaderError(
+                f"{self.uri(prefix)}/{name} is not valid JSON ({err}); land the day again"
+            ) from None
+        if not isinstance(document, dict):
+            raise LoaderError(
+                f"{self.uri(prefix)}/{name} is not a manifest (a JSON {type(document).__name__}, "
+                "not an object); land the day again"
+            )
+        return document
+
+
+def _listed_names(document: dict | None) -> set[str]:
+    """The object names a manifest lists (its parts and its rejects)."""
+    if not isinstance(document, dict):
+        return set()
+    entries = list(document.get("parts") or []) if isinstance(document.get("parts"), list) else []
+    if isinstance(document.get("rejects"), dict):
+        entries.append(document["rejects"])
+    return {e["key"] for e in entries if isinstance(e, dict) and isinstance(e.get("key"), str)}
+
+
+@dataclass
+class DayWriter:
+    """The files of one new version of a day; ``open`` gives a binary writer for one file."""
+
+    lake: Lake
+    prefix: str
+    version: str
+    replaces: Published
+    written: list[str] = field(default_factory=list)
+    staged: dict | None = None
+    keep_on_error: bool = False
+
+    def object_name(self, name: str) -> str:
+        """The name ``name`` is stored under in this version (listed in the manifest)."""
+        stem, dot, ext = name.partition(".")
+        return f"{stem}-{self.version}{dot}{ext}"
+
+    def open(self, name: str) -> Writable:
+        object_name = self.object_name(name)
+        self.written.append(object_name)
+        return self.lake._open_new(f"{self.prefix}/{object_name}")
+
+    def stage_manifest(self, document: dict) -> None:
+        """Write the version's manifest (staged: published by ``write_day`` or ``publish_version``)."""
+        document = {**document, "version": self.version}
+        name = staged_manifest_name(self.version)
+        self.written.append(name)
+        writer = self.lake._open_new(f"{self.prefix}/{name}")
         writer.write((json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode())
         writer.close()
+        self.staged = document
+
+    def discard(self) -> None:
+        # best effort: what a dead writer leaves is swept by a later write of the day
+        with suppress(Exception):
+            self.lake.delete_day_objects(self.prefix, self.written)
+
+
+def _sse_from_env() -> dict[str, str]:
+    kind = os.environ.get("LAKE_S3_SSE", "").strip()
+    if not kind:
+        return {}
+    if kind not in ("AES256", "aws:kms", "aws:kms:dsse"):
+        raise LoaderError(f"LAKE_S3_SSE={kind!r}: use AES256, aws:kms or aws:kms:dsse (or leave it unset)")
+    extra = {"ServerSideEncryption": kind}
+    if key := os.environ.get("LAKE_S3_KMS_KEY_ID", "").strip():
+        extra["SSEKMSKeyId"] = key
+    return extra
 
 
 # --- local folder ----------------------------------------------------------------------------
@@ -122,7 +335,7 @@ class DayWriter:
 
 class LocalLake(Lake):
     def __init__(self, root: Path) -> None:
-        root.mkdir(parents=True, exist_ok=True)
+        _make_private_dirs(root)
         self.root = root
         self.url = root.as_uri()
 
@@ -130,21 +343,15 @@ class LocalLake(Lake):
         return self.root / key
 
     @contextmanager
-    def write_day(self, prefix: str) -> Iterator[DayWriter]:
-        final = self.root / prefix
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-        staging.mkdir()
+    def day_lock(self, prefix: str) -> Iterator[None]:
+        folder = self.root / prefix
+        _make_private_dirs(folder)
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
-            yield _LocalDayWriter(staging, prefix)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        old = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.old"
-        if final.exists():
-            final.rename(old)
-        staging.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+            yield
+        finally:
+            os.close(fd)
 
     def open_read(self, key: str) -> BinaryIO:
         return (self.root / key).open("rb")
@@ -161,26 +368,91 @@ class LocalLake(Lake):
 
     def write_object(self, key: str, data: bytes) -> None:
         path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        staging.write_bytes(data)
+        _make_private_dirs(path.parent)
+        staging = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        writer = _DurableFile(staging)
+        writer.write(data)
+        writer.close()
         staging.replace(path)
 
+    def list_day(self, prefix: str) -> list[str]:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".") and p.is_file())
 
-class _LocalDayWriter(DayWriter):
-    def __init__(self, folder: Path, prefix: str) -> None:
-        super().__init__(prefix)
-        self.folder = folder
+    def delete_day_objects(self, prefix: str, names: list[str]) -> None:
+        for name in names:
+            with suppress(FileNotFoundError):
+                (self.root / prefix / name).unlink()
 
-    def open(self, name: str) -> Writable:
-        return _DurableFile(self.folder / name)
+    def published(self, prefix: str) -> Published:
+        path = self.root / prefix / MANIFEST
+        try:
+            data = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return Published(None, None, None)
+        document = _parse_or_none(data)
+        version = document.get("version") if isinstance(document, dict) else None
+        return Published(
+            version if isinstance(version, str) else None, str(path.stat().st_mtime_ns), document
+        )
+
+    def _replace_manifest(self, prefix: str, data: bytes, expect: Published) -> None:
+        now = self.published(prefix)
+        if (now.tag, now.version) != (expect.tag, expect.version):
+            raise ConcurrentWriteError(
+                f"{self.uri(prefix)} was published by another writer while this one wrote it; "
+                "this write was discarded (run it again if its file should win)"
+            )
+        folder = self.root / prefix
+        staging = folder / f".{MANIFEST}.{secrets.token_hex(4)}.tmp"
+        writer = _DurableFile(staging)
+        writer.write(data)
+        writer.close()
+        staging.replace(folder / MANIFEST)  # the commit point: one atomic rename
+        _fsync_dir(folder)
+
+    def _open_new(self, key: str) -> Writable:
+        path = self.root / key
+        _make_private_dirs(path.parent)
+        return _DurableFile(path)
+
+
+def _make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents owner-only; folders that exist are left as they are."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    for path in reversed(missing):
+        with suppress(FileExistsError):
+            path.mkdir(mode=DIR_MODE)
+    if not folder.is_dir():
+        raise LoaderError(f"{folder} is not a folder; fix LAKE_URL")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _parse_or_none(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
 
 
 class _DurableFile:
-    """A file that is flushed to disk when closed (the day is published right after)."""
+    """A new owner-only file, flushed to disk when closed (it may be published right after)."""
 
     def __init__(self, path: Path) -> None:
-        self._file = path.open("wb")
+        self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb")
 
     def write(self, data: bytes) -> int:
         return self._file.write(data)
@@ -199,11 +471,14 @@ class _DurableFile:
 
 
 class S3Lake(Lake):
-    def __init__(self, bucket: str, prefix: str, client: Any = None) -> None:
+    def __init__(
+        self, bucket: str, prefix: str, client: Any = None, sse: dict[str, str] | None = None
+    ) -> None:
         self.bucket = bucket
         self.base = prefix
         self.url = f"s3://{bucket}" + (f"/{prefix}" if prefix else "")
         self._client = client
+        self.sse = sse or {}
 
     @property
     def client(self) -> Any:
@@ -216,22 +491,6 @@ class S3Lake(Lake):
 
     def key(self, key: str) -> str:
         return f"{self.base}/{key}" if self.base else key
-
-    @contextmanager
-    def write_day(self, prefix: str) -> Iterator[DayWriter]:
-        writer = _S3DayWriter(self, prefix, uuid.uuid4().hex[:8])
-        try:
-            yield writer
-        except BaseException:
-            writer.discard()
-            raise
-        if MANIFEST not in writer.written:
-            writer.discard()
-            raise LoaderError(f"{self.uri(prefix)}: a day must end with its {MANIFEST}")
-        # the manifest is in place: the day is published; remove what it does not list
-        keep = {self.key(f"{prefix}/{name}") for name in writer.written.values()}
-        stale = [k for k in self._list(self.key(prefix) + "/") if k not in keep]
-        self._delete(stale)
 
     def open_read(self, key: str) -> BinaryIO:
         from botocore.exceptions import ClientError
@@ -261,9 +520,68 @@ class S3Lake(Lake):
         return ObjectInfo(self.uri(key), int(head["ContentLength"]), head["LastModified"].timestamp())
 
     def write_object(self, key: str, data: bytes) -> None:
-        writer = _S3MultipartWriter(self, self.key(key))
+        writer = self._open_new(key)
         writer.write(data)
         writer.close()
+
+    def list_day(self, prefix: str) -> list[str]:
+        folder = self.key(prefix) + "/"
+        return sorted(k[len(folder) :] for k in self._list(folder) if "/" not in k[len(folder) :])
+
+    def delete_day_objects(self, prefix: str, names: list[str]) -> None:
+        self._delete([self.key(f"{prefix}/{name}") for name in names])
+
+    def published(self, prefix: str) -> Published:
+        from botocore.exceptions import ClientError
+
+        key = self.key(f"{prefix}/{MANIFEST}")
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+            data = answer["Body"].read()
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code", "") in ("NoSuchKey", "404"):
+                return Published(None, None, None)
+            raise _s3_error(err, self.uri(f"{prefix}/{MANIFEST}")) from None
+        except Exception as err:
+            raise _s3_error(err, self.uri(f"{prefix}/{MANIFEST}")) from None
+        document = _parse_or_none(data)
+        version = document.get("version") if isinstance(document, dict) else None
+        return Published(version if isinstance(version, str) else None, answer["ETag"], document)
+
+    def _replace_manifest(self, prefix: str, data: bytes, expect: Published) -> None:
+        from botocore.exceptions import ClientError
+
+        condition = {"IfMatch": expect.tag} if expect.tag else {"IfNoneMatch": "*"}
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.key(f"{prefix}/{MANIFEST}"), Body=data, **condition, **self.sse
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code", "") in (
+                "PreconditionFailed", "412", "ConditionalRequestConflict", "409",
+            ):  # fmt: skip
+                raise ConcurrentWriteError(
+                    f"{self.uri(prefix)} was published by another writer while this one wrote it; "
+                    "this write was discarded (run it again if its file should win)"
+                ) from None
+            raise _s3_error(err, self.uri(f"{prefix}/{MANIFEST}")) from None
+        except Exception as err:
+            raise _s3_error(err, self.uri(f"{prefix}/{MANIFEST}")) from None
+
+    def _open_new(self, key: str) -> Writable:
+        return _S3MultipartWriter(self, self.key(key))
+
+    def _sweep_abandoned(self, prefix: str, current: Published) -> None:
+        super()._sweep_abandoned(prefix, current)
+        # multipart uploads a dead writer never completed or aborted (billed until aborted)
+        with suppress(Exception):
+            answer = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.key(prefix) + "/")
+            for upload in answer.get("Uploads", []):
+                age = dt.datetime.now(dt.UTC) - upload["Initiated"]
+                if age.total_seconds() > ABANDONED_AFTER_SECONDS:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
 
     def _list(self, prefix: str) -> list[str]:
         from botocore.exceptions import ClientError
@@ -275,6 +593,8 @@ class S3Lake(Lake):
             ):
                 keys.extend(item["Key"] for item in page.get("Contents", []))
         except ClientError as err:
+            raise _s3_error(err, f"s3://{self.bucket}/{prefix}") from None
+        except Exception as err:
             raise _s3_error(err, f"s3://{self.bucket}/{prefix}") from None
         return keys
 
@@ -303,34 +623,6 @@ class _ReadableBody(io.RawIOBase):
         super().close()
 
 
-class _S3DayWriter(DayWriter):
-    def __init__(self, lake: S3Lake, prefix: str, token: str) -> None:
-        super().__init__(prefix)
-        self.lake = lake
-        self.token = token
-        self.written: dict[str, str] = {}  # logical name -> object name under the prefix
-
-    def object_name(self, name: str) -> str:
-        """Data files get a per-write token so a new day never overwrites the published one."""
-        if name == MANIFEST:
-            return name
-        stem, dot, ext = name.partition(".")
-        return f"{stem}-{self.token}{dot}{ext}"
-
-    def open(self, name: str) -> Writable:
-        object_name = self.object_name(name)
-        self.written[name] = object_name
-        return _S3MultipartWriter(self.lake, self.lake.key(f"{self.prefix}/{object_name}"))
-
-    def discard(self) -> None:
-        keys = [
-            self.lake.key(f"{self.prefix}/{n}") for logical, n in self.written.items() if logical != MANIFEST
-        ]
-        # best effort: objects no manifest lists are removed by the next write of the day anyway
-        with suppress(Exception):
-            self.lake._delete(keys)
-
-
 class _S3MultipartWriter:
     """Streams an object to S3 in parts, never holding more than one part in memory."""
 
@@ -353,9 +645,9 @@ class _S3MultipartWriter:
         client = self.lake.client
         try:
             if self._upload_id is None:
-                self._upload_id = client.create_multipart_upload(Bucket=self.lake.bucket, Key=self.key)[
-                    "UploadId"
-                ]
+                self._upload_id = client.create_multipart_upload(
+                    Bucket=self.lake.bucket, Key=self.key, **self.lake.sse
+                )["UploadId"]
             number = len(self._parts) + 1
             answer = client.upload_part(
                 Bucket=self.lake.bucket, Key=self.key, UploadId=self._upload_id,
@@ -373,7 +665,9 @@ class _S3MultipartWriter:
         client = self.lake.client
         try:
             if self._upload_id is None:  # small object: one PUT
-                client.put_object(Bucket=self.lake.bucket, Key=self.key, Body=bytes(self._buffer))
+                client.put_object(
+                    Bucket=self.lake.bucket, Key=self.key, Body=bytes(self._buffer), **self.lake.sse
+                )
             else:
                 if self._buffer:
                     self._flush_part()

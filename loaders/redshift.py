@@ -19,7 +19,7 @@ from typing import Any
 
 from loaders.errors import LoaderError
 from loaders.interactions import validate_ds
-from loaders.lake import Lake, S3Lake, day_prefix
+from loaders.lake import S3Lake, day_prefix
 from loaders.load import LoadResult, check_manifest, raw_columns
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def base_ddl(schema: str) -> list[str]:
         "source_sha256 varchar(64), rows_read bigint not null, rows_loaded bigint not null, "
         "rows_rejected bigint not null, bytes_read bigint not null, seconds numeric(12,3) not null, "
         "started_at timestamptz not null, finished_at timestamptz not null, loaded_by varchar(128) not null, "
-        "primary key (load_id))",
+        "lake_version varchar(64), primary key (load_id))",
         f"create table if not exists {s}.user_interactions_rejects (_ds date not null, "
         "_source_file varchar(1024) not null, _load_id bigint not null, line_number bigint not null, "
         "raw_line varchar(65535) not null, reason varchar(256) not null, "
@@ -124,11 +124,11 @@ def load_statements(
         f"insert into {target} ({names}, _ds, _source_file, _load_id, _loaded_at) "
         f"select {names}, '{ds}', '{_literal(source_file)}', {int(load_id)}, getdate() from {stage}",
         f"insert into {_ident(schema)}.load_audit (load_id, source, table_name, ds, source_file, source_sha256, "
-        "rows_read, rows_loaded, rows_rejected, bytes_read, seconds, started_at, finished_at, loaded_by) "
+        "rows_read, rows_loaded, rows_rejected, bytes_read, seconds, started_at, finished_at, loaded_by, lake_version) "
         f"select {int(load_id)}, '{_literal(source)}', '{_literal(table)}', '{ds}', '{_literal(source_file)}', "
         f"{_nullable(manifest.get('source_sha256'))}, {int(manifest['rows_read'])}, count(*), "
         f"{int(manifest['rows_rejected'])}, {sum(int(p.get('bytes', 0)) for p in manifest['parts'])}, "
-        f"{audit_seconds:.3f}, getdate(), getdate(), current_user from {stage}",
+        f"{audit_seconds:.3f}, getdate(), getdate(), current_user, {_nullable(manifest.get('version'))} from {stage}",
         f"drop table {stage}",
     ]
     rejects = manifest.get("rejects")
@@ -164,8 +164,8 @@ def load_day_redshift(
         raise LoaderError("Redshift loads from S3: set LAKE_URL=s3://bucket/prefix")
     start = time.monotonic()
     prefix = day_prefix(source, table, ds)
-    manifest = Lake.read_manifest(lake, prefix)
-    check_manifest(manifest, source, table, ds, lake.uri(prefix))
+    checked = check_manifest(lake.read_manifest(prefix), source, table, ds, lake.uri(prefix))
+    manifest = checked.document
     cursor = conn.cursor()
     try:
         for statement in [*base_ddl(schema), raw_table_ddl(schema, table, raw_columns(source, table))]:
@@ -188,6 +188,8 @@ def load_day_redshift(
     except BaseException:
         conn.rollback()
         raise
+    if checked.version is not None:  # Redshift holds it now: the version it replaced can go
+        lake.retire(prefix, checked.version)
     return LoadResult(
         source=source, table=table, ds=ds, rows_read=manifest["rows_read"], rows_loaded=loaded,
         rows_rejected=manifest["rows_rejected"], seconds=time.monotonic() - start, load_id=load_id,

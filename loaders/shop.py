@@ -6,8 +6,9 @@ incrementally: the rows changed during the day (``--full`` takes every row chang
 end of the day, for a first load). A table without one is a full snapshot every day.
 
 Rows stream out of PostgreSQL with ``COPY (select ...) TO STDOUT`` (run by ``psql``, shipped in
-the pgserver wheel) in a read-only, repeatable-read transaction, through gzip into ``raw/shop/<table>/ds=<day>/part-00000.csv.gz`` with its
-``_manifest.json`` (rows, bytes, sha256, columns, window). No table is ever held in memory.
+the pgserver wheel) in a read-only, repeatable-read transaction, through gzip into a new version of ``raw/shop/<table>/ds=<day>/`` (``part-00000-<version>.csv.gz``)
+published by its ``_manifest.json`` (rows, bytes, sha256, columns, window); the version before
+stays until raw has loaded the new one (``loaders/reconcile.py``). No table is held in memory.
 
 Why CSV+gzip rather than Parquet: PostgreSQL emits and ingests CSV natively, so extract and
 load are pure byte streams with no per-row conversion in Python, and Redshift's
@@ -26,11 +27,11 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from loaders import warehouse
+from loaders import failpoints, warehouse
 from loaders.config import PostgresTarget
 from loaders.errors import BadInputError, LoaderError
 from loaders.interactions import validate_ds
-from loaders.lake import MANIFEST, Lake, day_prefix
+from loaders.lake import Lake, day_prefix
 from loaders.local_stack import psql_path
 from loaders.sample_data import day_bounds
 from loaders.streams import GzipPart
@@ -170,8 +171,7 @@ def extract_table(
         except BaseException:
             part.abort()
             raise
-        day.write_json(
-            MANIFEST,
+        day.stage_manifest(
             {
                 "source": SOURCE,
                 "table": table.name,
@@ -189,6 +189,10 @@ def extract_table(
                 "extracted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             },
         )
+        failpoints.reached("extract:staged")
+    # published (the lake's commit point); raw may still hold the previous version: keep it
+    failpoints.reached("extract:published")
+    lake.retire(prefix, day.version, also_previous=True)
     result.seconds = time.monotonic() - start
     result.lake_uri = lake.uri(prefix)
     log.info(
@@ -234,6 +238,7 @@ def _stream_copy_out(
         while chunk := process.stdout.read(1 << 20):
             part.write(chunk)
             total += len(chunk)
+            failpoints.reached("extract:copy-started")
             now = time.monotonic()
             if now - last_report >= PROGRESS_EVERY_SECONDS:
                 last_report = now

@@ -39,6 +39,8 @@ create table if not exists {schema}.load_audit (
     constraint every_row_accounted_for check (rows_read = rows_loaded + rows_rejected)
 );
 create index if not exists load_audit_table_ds on {schema}.load_audit (table_name, ds);
+-- the lake version (loaders/lake.py) the load put in raw: how lake and raw are kept in step
+alter table {schema}.load_audit add column if not exists lake_version text;
 
 create table if not exists {schema}.user_interactions (
     interaction_id  text,
@@ -78,6 +80,7 @@ class AuditRow:
     bytes_read: int
     seconds: float
     started_at: dt.datetime
+    lake_version: str | None = None
 
 
 def connect(target: PostgresTarget, what: str = "warehouse") -> psycopg.Connection:
@@ -91,10 +94,32 @@ def connect(target: PostgresTarget, what: str = "warehouse") -> psycopg.Connecti
         ) from None
 
 
-def ensure_raw_schema(conn: psycopg.Connection, schema: str = "raw") -> None:
-    # serialise concurrent first runs: "create ... if not exists" is not race-free on its own
-    conn.execute("select pg_advisory_xact_lock(hashtext('loaders.ensure_raw_schema'))")
-    conn.execute(sql.SQL(RAW_DDL).format(schema=sql.Identifier(schema)))  # type: ignore[arg-type]
+def ensure_raw_schema(
+    conn: psycopg.Connection, schema: str = "raw", table_ddl: sql.Composable | None = None
+) -> None:
+    """Create the raw schema, its shared tables (and ``table_ddl``) if missing, in a short
+    transaction of its own: a load then holds only its own (table, day) lock, so loads of
+    different tables run side by side."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise RuntimeError("ensure_raw_schema must run before the load's transaction starts")
+    with conn.transaction():
+        # serialise concurrent first runs: "create ... if not exists" is not race-free on its own
+        conn.execute("select pg_advisory_xact_lock(hashtext('loaders.ensure_raw_schema'))")
+        conn.execute(sql.SQL(RAW_DDL).format(schema=sql.Identifier(schema)))  # type: ignore[arg-type]
+        if table_ddl is not None:
+            conn.execute(table_ddl)
+
+
+def raw_version(conn: psycopg.Connection, schema: str, table: str, ds: str) -> str | None:
+    """The lake version raw holds for a day: that of its last committed load (None: none, or a
+    load from before versions)."""
+    row = conn.execute(
+        sql.SQL(
+            "select lake_version from {}.load_audit where table_name = %s and ds = %s order by load_id desc limit 1"
+        ).format(sql.Identifier(schema)),
+        (table, ds),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def lock_day(conn: psycopg.Connection, table: str, ds: str) -> None:
@@ -119,15 +144,15 @@ def write_audit(conn: psycopg.Connection, schema: str, load_id: int, audit: Audi
             """
             insert into {}.load_audit (
                 load_id, source, table_name, ds, source_file, source_sha256,
-                rows_read, rows_loaded, rows_rejected, bytes_read, seconds, started_at
+                rows_read, rows_loaded, rows_rejected, bytes_read, seconds, started_at, lake_version
             ) overriding system value
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             """
         ).format(sql.Identifier(schema)),
         (
             load_id, audit.source, audit.table_name, audit.ds, audit.source_file,
             audit.source_sha256, audit.rows_read, audit.rows_loaded, audit.rows_rejected,
-            audit.bytes_read, round(audit.seconds, 3), audit.started_at,
+            audit.bytes_read, round(audit.seconds, 3), audit.started_at, audit.lake_version,
         ),
     )  # fmt: skip
 

@@ -153,7 +153,7 @@ def test_a_header_only_file_is_refused_unless_the_day_may_shrink(
 ) -> None:
     with pytest.raises(BadInputError, match="no valid row"):
         ingest(settings, HEADER, tmp_path)
-    assert not Lake.from_url(settings.lake_url).local_path(DAY).exists()  # nothing landed
+    assert Lake.from_url(settings.lake_url).list_day(DAY) == []  # nothing landed
     path = tmp_path / "empty.csv"
     path.write_bytes(HEADER)
     result = ingest_interactions(

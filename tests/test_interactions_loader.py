@@ -164,12 +164,33 @@ def test_the_lake_day_has_the_valid_rows_the_rejects_and_a_manifest_that_adds_up
     assert len(rows) - 1 == manifest["parts"][0]["rows"] == result.rows_loaded
     assert hashlib.sha256(part.read_bytes()).hexdigest() == manifest["parts"][0]["sha256"]
     rejects = list(
-        csv.DictReader(io.StringIO(gzip.decompress((day / "rejects.csv.gz").read_bytes()).decode()))
+        csv.DictReader(io.StringIO(gzip.decompress((day / manifest["rejects"]["key"]).read_bytes()).decode()))
     )
     assert len(rejects) == manifest["rejects"]["rows"] == result.rows_rejected
     assert manifest["rows_read"] == manifest["rows_valid"] + manifest["rows_rejected"]
     assert manifest["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert sorted(p.name for p in day.iterdir()) == ["_manifest.json", "part-00000.csv.gz", "rejects.csv.gz"]
+    version = manifest["version"]
+    assert sorted(p.name for p in day.iterdir() if not p.name.startswith(".")) == [
+        "_manifest-" + version + ".json", "_manifest.json",
+        f"part-00000-{version}.csv.gz", f"rejects-{version}.csv.gz",
+    ]  # fmt: skip
+    # names, emails and addresses at rest: readable by the owner only
+    assert {oct(p.stat().st_mode & 0o777) for p in day.iterdir()} == {"0o600"}
+    assert {oct(p.stat().st_mode & 0o777) for p in (day, day.parent, day.parent.parent)} == {"0o700"}
+
+
+def test_a_second_landing_of_a_day_replaces_the_first_and_retires_its_files(
+    settings: Settings, tmp_path: Path
+) -> None:
+    first = ingest(settings, write_interactions_csv(tmp_path / "a.csv", DS, rows=500).path)
+    day = Lake.from_url(settings.lake_url).local_path(f"raw/interactions/user_interactions/ds={DS}")
+    v1 = json.loads((day / "_manifest.json").read_text())["version"]
+    second = ingest(settings, write_interactions_csv(tmp_path / "b.csv", DS, rows=600, seed=7).path)
+    manifest = json.loads((day / "_manifest.json").read_text())
+    assert manifest["version"] > v1
+    assert manifest["rows_valid"] == second.rows_loaded != first.rows_loaded
+    # raw committed the new version, so nothing of the old one is kept
+    assert not [p.name for p in day.iterdir() if v1 in p.name]
 
 
 def test_crlf_line_endings_bom_and_a_missing_final_newline_are_read(

@@ -26,6 +26,7 @@ def manifest(**extra) -> dict:
         "rows_read": 458,
         "rows_valid": 458,
         "rows_rejected": 0,
+        "version": "20261120T060102123456Z-3fa9c1",
         **extra,
     }
 
@@ -46,9 +47,10 @@ def test_a_csv_gzip_day_is_copied_into_a_stage_then_swapped_with_its_audit_row()
         f'insert into "raw"."orders" ({cols}, _ds, _source_file, _load_id, _loaded_at) '
         f"select {cols}, '2026-11-20', '{source}', 42, getdate() from \"orders__stage_20261120\"",
         'insert into "raw".load_audit (load_id, source, table_name, ds, source_file, source_sha256, '
-        "rows_read, rows_loaded, rows_rejected, bytes_read, seconds, started_at, finished_at, loaded_by) "
+        "rows_read, rows_loaded, rows_rejected, bytes_read, seconds, started_at, finished_at, loaded_by, lake_version) "
         f"select 42, 'shop', 'orders', '2026-11-20', '{source}', null, 458, count(*), 0, 12345, "
-        '0.000, getdate(), getdate(), current_user from "orders__stage_20261120"',
+        "0.000, getdate(), getdate(), current_user, '20261120T060102123456Z-3fa9c1' "
+        'from "orders__stage_20261120"',
         'drop table "orders__stage_20261120"',
     ]
 

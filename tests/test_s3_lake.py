@@ -39,7 +39,7 @@ def test_a_day_lands_on_s3_and_loads_from_it_into_the_warehouse(
     landed = ingest_interactions(path, DS, lake=lake, warehouse_target=None)
     assert landed.lake_uri == f"s3://{s3_bucket}/lake/{PREFIX}"
     objects = keys(s3_client, s3_bucket, "lake/" + PREFIX)
-    assert len(objects) == 3
+    assert len(objects) == 4  # the published manifest, the version's staged one, the part, the rejects
     manifest = json.loads(
         s3_client.get_object(Bucket=s3_bucket, Key=f"lake/{PREFIX}/_manifest.json")["Body"].read()
     )
@@ -60,18 +60,24 @@ def test_a_day_lands_on_s3_and_loads_from_it_into_the_warehouse(
     )
 
 
-def test_landing_a_day_again_replaces_its_objects(s3_client, s3_bucket, tmp_path: Path) -> None:
+def test_landing_a_day_again_keeps_the_old_version_until_raw_holds_the_new_one(
+    settings: Settings, s3_client, s3_bucket, tmp_path: Path
+) -> None:
     lake = Lake.from_url(f"s3://{s3_bucket}", s3_client=s3_client)
     first = write_interactions_csv(tmp_path / "a.csv", DS, rows=1_000).path
     ingest_interactions(first, DS, lake=lake, warehouse_target=None)
-    before = keys(s3_client, s3_bucket)
+    load_day(lake, settings.warehouse, "interactions", "user_interactions", DS)
+    v1 = lake.read_manifest(PREFIX)["version"]
     second = write_interactions_csv(tmp_path / "b.csv", DS, rows=2_000, seed=7).path
     ingest_interactions(second, DS, lake=lake, warehouse_target=None)
-    after = keys(s3_client, s3_bucket)
-    assert len(after) == 3
-    assert set(before) & set(after) == {f"{PREFIX}/_manifest.json"}
     manifest = lake.read_manifest(PREFIX)
-    assert manifest["rows_read"] == 2_000
+    assert manifest["rows_read"] == 2_000 and manifest["version"] > v1
+    # raw still holds version 1: its objects stay until the new version is loaded
+    assert len([k for k in keys(s3_client, s3_bucket) if v1 in k]) == 3
+    load_day(lake, settings.warehouse, "interactions", "user_interactions", DS)
+    after = keys(s3_client, s3_bucket)
+    assert not [k for k in after if v1 in k]
+    assert len(after) == 4
 
 
 def test_large_objects_stream_up_in_parts(s3_client, s3_bucket, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,7 +90,7 @@ def test_large_objects_stream_up_in_parts(s3_client, s3_bucket, monkeypatch: pyt
             writer.write(payload[start : start + (1 << 20)])
         assert writer._upload_id is not None  # a multipart upload is under way, not one PUT
         writer.close()
-        day.write_json("_manifest.json", {"parts": [day.object_name("part-00000.bin")]})
+        day.stage_manifest({"parts": [day.object_name("part-00000.bin")]})
     name = lake.read_manifest("raw/test/blob/ds=2026-11-20")["parts"][0]
     body = s3_client.get_object(Bucket=s3_bucket, Key=f"raw/test/blob/ds=2026-11-20/{name}")["Body"].read()
     assert body == payload
@@ -188,4 +194,4 @@ def test_the_command_line_lands_on_s3_with_credentials_from_the_environment(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"s3://{s3_bucket}/cli/{PREFIX}" in result.stdout
-    assert len(keys(s3_client, s3_bucket, "cli/")) == 3
+    assert len(keys(s3_client, s3_bucket, "cli/")) == 4  # manifest, staged manifest, part, rejects

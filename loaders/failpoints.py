@@ -14,11 +14,14 @@ import time
 from pathlib import Path
 
 WAIT_SECONDS = 120.0
+_passed: set[str] = set()
 
 
 def reached(name: str) -> None:
-    if os.environ.get("LOADERS_FAILPOINT") != name:
+    """Stop here the first time this process reaches ``name``, if it is the chosen failpoint."""
+    if os.environ.get("LOADERS_FAILPOINT") != name or name in _passed:
         return
+    _passed.add(name)
     marker = Path(os.environ.get("LOADERS_FAILPOINT_DIR", ".")) / f"{name.replace(':', '-')}.reached"
     marker.write_text(str(os.getpid()))
     deadline = time.monotonic() + WAIT_SECONDS

@@ -247,7 +247,7 @@ def _land_and_load(
             failpoints.reached("ingest:published")
             lake.retire(prefix, day.version)
     if conn is None:  # published by write_day; the warehouse (Redshift) may still hold the previous one
-        lake.retire(prefix, day.version, also_previous=True)
+        lake.retire(prefix, day.version, spare=day.replaces.version)
     result.lake_uri = lake.uri(prefix)
 
 

@@ -222,20 +222,17 @@ class Lake:
         self._replace_manifest(prefix, data, current)
         failpoints.reached("lake:published")
 
-    def retire(self, prefix: str, keep: str, *, also_previous: bool = False) -> list[str]:
+    def retire(self, prefix: str, keep: str, *, spare: str | None = None) -> list[str]:
         """Delete the objects of versions older than ``keep`` (the version published and held by
-        the warehouse) and objects of no version (from before versions). ``also_previous=False``
-        keeps nothing else; ``True`` keeps the newest older version too (a lake-first landing,
-        whose previous version the warehouse may still hold). Returns the names deleted."""
+        the warehouse), but ``spare`` (on a lake-first landing: the version it replaced, which the
+        warehouse may still hold), and objects of no version (from before versions). Returns the
+        names deleted."""
         names = self.list_day(prefix)
-        published = self.published(prefix)
-        listed = _listed_names(published.document)
-        older = sorted({v for n in names if (v := version_of(n)) and v < keep}, reverse=True)
-        spared = set(older[:1]) if also_previous else set()
+        listed = _listed_names(self.published(prefix).document)
         doomed = [
             n for n in names
             if n != MANIFEST and n not in listed
-            and ((v := version_of(n)) is None or (v < keep and v not in spared))
+            and ((v := version_of(n)) is None or (v < keep and v != spare))
         ]  # fmt: skip
         self.delete_day_objects(prefix, doomed)
         return doomed

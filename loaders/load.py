@@ -100,7 +100,7 @@ def load_day(
     with warehouse.connect(target) as conn:
         try:
             warehouse.ensure_raw_schema(
-                conn, raw_schema, raw_table_ddl(raw_schema, table, raw_columns(source, table))
+                conn, raw_schema, (table, raw_table_ddl(raw_schema, table, raw_columns(source, table)))
             )
             warehouse.lock_day(conn, table, ds)
             result.load_id = warehouse.begin_audit(conn, raw_schema)

@@ -192,7 +192,7 @@ def extract_table(
         failpoints.reached("extract:staged")
     # published (the lake's commit point); raw may still hold the previous version: keep it
     failpoints.reached("extract:published")
-    lake.retire(prefix, day.version, also_previous=True)
+    lake.retire(prefix, day.version, spare=day.replaces.version)
     result.seconds = time.monotonic() - start
     result.lake_uri = lake.uri(prefix)
     log.info(

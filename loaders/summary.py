@@ -87,7 +87,9 @@ def print_summary(settings: Settings, ds: str) -> None:
     docs = settings.lake_url.rstrip("/") + "/docs/index.html"
     psql = local_stack.psql_path()
     print("\n== where things are")
-    print(f"  lake       {lake_day}/  (part-*.csv.gz, rejects.csv.gz, _manifest.json)")
+    print(
+        f"  lake       {lake_day}/  (_manifest.json names the published version: part-*-<version>.csv.gz, rejects-<version>.csv.gz)"
+    )
     print(f"  dbt docs   {docs}  (published by the DAG's dbt_docs task)")
     print(
         f"  warehouse  {psql} '{settings.warehouse.url(with_password=False)}'  (password: WAREHOUSE_PASSWORD)"

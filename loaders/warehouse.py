@@ -95,19 +95,39 @@ def connect(target: PostgresTarget, what: str = "warehouse") -> psycopg.Connecti
 
 
 def ensure_raw_schema(
-    conn: psycopg.Connection, schema: str = "raw", table_ddl: sql.Composable | None = None
+    conn: psycopg.Connection, schema: str = "raw", table: tuple[str, sql.Composable] | None = None
 ) -> None:
-    """Create the raw schema, its shared tables (and ``table_ddl``) if missing, in a short
-    transaction of its own: a load then holds only its own (table, day) lock, so loads of
-    different tables run side by side."""
+    """Create the raw schema, its shared tables and ``table`` (a name and its DDL) if missing, in
+    a short transaction of its own: a load then holds only its own (table, day) lock, so loads
+    of different tables run side by side. When everything exists (every load but the first) it
+    only reads the catalog: DDL, even ``if not exists``, would lock tables other loads write."""
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("ensure_raw_schema must run before the load's transaction starts")
+    names = ["load_audit", "user_interactions", "user_interactions_rejects"]
+    names += [table[0]] if table else []
     with conn.transaction():
+        if _raw_tables_exist(conn, schema, names):
+            return
         # serialise concurrent first runs: "create ... if not exists" is not race-free on its own
         conn.execute("select pg_advisory_xact_lock(hashtext('loaders.ensure_raw_schema'))")
         conn.execute(sql.SQL(RAW_DDL).format(schema=sql.Identifier(schema)))  # type: ignore[arg-type]
-        if table_ddl is not None:
-            conn.execute(table_ddl)
+        if table is not None:
+            conn.execute(table[1])
+
+
+def _raw_tables_exist(conn: psycopg.Connection, schema: str, tables: list[str]) -> bool:
+    row = conn.execute(
+        """
+        select count(*) = cardinality(%(tables)s::text[])
+               and bool_or(c.relname = 'load_audit' and exists (
+                   select 1 from pg_attribute a
+                   where a.attrelid = c.oid and a.attname = 'lake_version' and not a.attisdropped))
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %(schema)s and c.relname = any(%(tables)s::text[])
+        """,
+        {"schema": schema, "tables": tables},
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def raw_version(conn: psycopg.Connection, schema: str, table: str, ds: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loaders.csv_blocks import BlockValidator, copy_text, reject_text
+from loaders.csv_blocks import MAX_FIELD_BYTES, BlockValidator, copy_text, reject_text
 
 V = BlockValidator(5)
 GOOD = b"1,10,100,view,2026-11-20T10:00:00Z\n"
@@ -81,3 +81,21 @@ def test_copy_text_passes_a_block_without_quotes_or_backslashes_unchanged() -> N
 def test_copy_text_escapes_backslashes_and_unquotes_quoted_fields() -> None:
     block = GOOD + b'1,"a,b","say ""hi""",x\\y,""\n' + b"2,\\N,,z,\\.\n" + GOOD
     assert copy_text(block) == GOOD + b'1,a\\,b,say "hi",x\\\\y,\n' + b"2,\\\\N,,z,\\\\.\n" + GOOD
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted"])
+def test_a_field_over_the_warehouse_limit_is_quarantined_and_one_at_the_limit_kept(quoted: bool) -> None:
+    """A raw column holds at most 65,535 bytes everywhere (Redshift's varchar): a longer field
+    would fail the whole day's COPY there, so its line is quarantined with the reason."""
+    q = b'"' if quoted else b""
+    at_limit = b"2,11,101," + q + b"v" * MAX_FIELD_BYTES + q + b",2026-11-20T10:00:00Z\n"
+    over = b"3,12,102,view," + q + "é".encode() * 100_000 + q + b"\n"
+    block = (
+        b"1,10,100,view,2026-11-20T10:00:00Z\n" + at_limit + over + b"4,13,103,view,2026-11-20T11:00:00Z\n"
+    )
+    result = BlockValidator(5).validate(block, 2)
+    assert (result.lines, result.good_lines) == (4, 3)
+    assert [(r.line_number, r.reason) for r in result.rejects] == [
+        (4, "field 5 is longer than 65,535 bytes: 200,000")
+    ]
+    assert at_limit in result.good

@@ -2,8 +2,10 @@
     Reading fields of JSON documents stored as text, without ever failing the query: a
     malformed document (or one that is not an object) gives nulls, which the caller can count.
 
-    PostgreSQL 16: `json_extract_path_text(col::json, ...)` raises on malformed JSON, so the
-    cast is guarded by `col is json object`. Redshift: `json_extract_path_text(col, key, true)`
+    PostgreSQL 16: `json_extract_path_text(col::json, ...)` raises on malformed JSON, and on
+    well-formed JSON whose text the database cannot hold (an escaped NUL `\u0000`, a lone
+    surrogate), which `is json object` lets through. So a document counts as an object only if
+    it is one and also parses as jsonb (`pg_input_is_valid`, which never raises). Redshift: `json_extract_path_text(col, key, true)`
     returns null for invalid JSON; `can_json_parse` tells whether a document parses.
 -#}
 
@@ -13,7 +15,7 @@
 {%- endmacro %}
 
 {% macro postgres__is_json_object(column) -%}
-    ({{ column }} is json object)
+    ({{ column }} is json object and pg_input_is_valid({{ column }}, 'jsonb'))
 {%- endmacro %}
 
 {% macro redshift__is_json_object(column) -%}
@@ -32,7 +34,7 @@
 
 {% macro postgres__json_text_field(column, key) -%}
     case
-        when {{ column }} is json object
+        when {{ postgres__is_json_object(column) }}
             then json_extract_path_text(cast({{ column }} as json), '{{ key }}')
     end
 {%- endmacro %}

@@ -12,6 +12,7 @@ The Redshift path (``loaders.redshift``) takes the same manifest and issues ``CO
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -168,13 +169,15 @@ def load_day(
             )  # fmt: skip
             conn.commit()
         except psycopg.Error as err:
-            conn.rollback()
+            with contextlib.suppress(psycopg.Error):  # a lost connection: the server rolled back
+                conn.rollback()
             raise LoaderError(
                 f"loading {lake.uri(prefix)} into {target.describe()} failed "
                 f"({str(err).strip().splitlines()[0]}); nothing was changed"
             ) from err
         except BaseException:
-            conn.rollback()
+            with contextlib.suppress(psycopg.Error):
+                conn.rollback()
             raise
     result.seconds = time.monotonic() - start
     log.info(

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
+
+import psycopg
 
 from loaders.config import Settings
 from loaders.day_guard import DEFAULT_MAX_REJECT_FRACTION, fraction_argument
@@ -29,19 +33,80 @@ def main(argv: Sequence[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     logging.getLogger("psycopg").setLevel(logging.WARNING)
-    settings = Settings.from_env()
     try:
+        settings = Settings.from_env()
         return args.run(settings, args) or 0
     except LoaderError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return _fail(str(err))
+    except OSError as err:  # a path that cannot be used: a folder, a file where a folder should be ...
+        where = f"{os.fsdecode(err.filename)}: " if err.filename else ""
+        return _fail(f"{where}{err.strerror or err}; check the path and its permissions")
+    except psycopg.OperationalError as err:
+        return _fail(
+            f"lost the connection to the database ({_first_line(err)}); nothing was committed by the "
+            "step in progress: run the command again once the database is reachable"
+        )
     except KeyboardInterrupt:
         print("interrupted: nothing was committed by the step in progress", file=sys.stderr)
         return 130
+    except Exception as err:
+        if args.verbose:
+            raise
+        return _fail(
+            f"internal error ({type(err).__name__}: {_first_line(err)}); run the command again with -v "
+            "for the traceback, and report it"
+        )
+
+
+def _fail(message: str) -> int:
+    print(f"error: {one_line(message)}", file=sys.stderr)
+    return 1
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line: newlines, terminal escapes and other control characters
+    (which may come from a file name or a value in the input) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors end in one ``error:`` line that says where to look, and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {one_line(message)}; see `{self.prog} --help`\n")
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """argparse ``type=`` for a whole number from ``low`` to ``high``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from {low:,} to {high:,}")
+        return number
+
+    return parse
+
+
+def path_argument(value: str) -> str:
+    """argparse ``type=`` for a path, kept as given (``day.csv/`` names a folder, not day.csv): not
+    empty (which would mean the current folder)."""
+    if not value:
+        raise argparse.ArgumentTypeError("empty: give the path of a file")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m loaders",
         description="Land raw data in the lake and the warehouse's raw schema.",
     )
@@ -57,13 +122,15 @@ def _parser() -> argparse.ArgumentParser:
         "generate", help="write deterministic sample data: the shop database and a day's CSV drop"
     )
     generate.add_argument("--ds", required=True, help="the day, YYYY-MM-DD")
-    generate.add_argument("--rows", type=int, default=20_000, help="interactions in the day's CSV")
-    generate.add_argument("--customers", type=int, default=2_000)
-    generate.add_argument("--products", type=int, default=200)
-    generate.add_argument("--orders-per-day", type=int, default=150)
-    generate.add_argument("--days", type=int, default=30, help="days of order history")
+    generate.add_argument(
+        "--rows", type=whole_number(1, 100_000_000), default=20_000, help="interactions in the day's CSV"
+    )
+    generate.add_argument("--customers", type=whole_number(1, 10_000_000), default=2_000)
+    generate.add_argument("--products", type=whole_number(1, 1_000_000), default=200)
+    generate.add_argument("--orders-per-day", type=whole_number(1, 1_000_000), default=150)
+    generate.add_argument("--days", type=whole_number(1, 3_650), default=30, help="days of order history")
     generate.add_argument("--seed", type=int, default=42)
-    generate.add_argument("--out", type=Path, help="CSV path (default: the drop folder)")
+    generate.add_argument("--out", type=path_argument, help="CSV path (default: the drop folder)")
     generate.add_argument("--no-shop", action="store_true", help="only write the CSV")
     generate.set_defaults(run=_generate)
 
@@ -74,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
         "raw.user_interactions; broken lines go to raw.user_interactions_rejects. "
         "Loading a day again replaces it.",
     )
-    interactions.add_argument("--file", type=Path, help="the CSV (default: the day's drop file)")
+    interactions.add_argument("--file", type=path_argument, help="the CSV (default: the day's drop file)")
     interactions.add_argument("--ds", required=True, help="the day the file belongs to, YYYY-MM-DD")
     interactions.add_argument(
         "--no-warehouse", action="store_true", help="land in the lake only (skip the warehouse)"
@@ -121,7 +188,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--ds", help="only this day")
     status.add_argument("--table", help="only this table")
-    status.add_argument("--limit", type=int, default=30, help="latest N loads (default 30)")
+    status.add_argument(
+        "--limit", type=whole_number(1, 1_000_000), default=30, help="latest N loads (default 30)"
+    )
     status.set_defaults(run=_status)
 
     summary = commands.add_parser("summary", help="rows per layer for a day, and where things are")
@@ -169,7 +238,7 @@ def _generate(settings: Settings, args: argparse.Namespace) -> None:
     if not args.no_shop:
         connect(settings.shop, "shop").close()  # one clear error when unreachable
         sample_data.generate_shop(settings.shop, ds, scale, seed=args.seed)
-    out = args.out or settings.interactions_drop_file(ds)
+    out = Path(args.out) if args.out else settings.interactions_drop_file(ds)
     sample_data.write_interactions_csv(
         out, ds, rows=args.rows, customers=scale.customers, products=scale.products, seed=args.seed
     )
@@ -250,14 +319,14 @@ def _load(settings: Settings, args: argparse.Namespace) -> None:
 
 def _load_redshift(settings: Settings, lake, source: str, table: str, ds: str):
     """WAREHOUSE_KIND=redshift: COPY from S3 into Redshift, over redshift_connector."""
-    import redshift_connector
-
-    from loaders.redshift import RedshiftCopyOptions, load_day_redshift
-
     if not settings.redshift_iam_role:
         raise LoaderError(
             "WAREHOUSE_KIND=redshift needs REDSHIFT_IAM_ROLE (the role Redshift assumes to read S3)"
         )
+    import redshift_connector
+
+    from loaders.redshift import RedshiftCopyOptions, load_day_redshift
+
     target = settings.warehouse
     try:
         conn = redshift_connector.connect(
@@ -274,8 +343,15 @@ def _load_redshift(settings: Settings, lake, source: str, table: str, ds: str):
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders.interactions import TABLE, validate_ds
+    from loaders.shop import SHOP_TABLES
     from loaders.summary import print_status
 
+    if args.ds is not None:
+        validate_ds(args.ds)
+    tables = (*SHOP_TABLES, TABLE)
+    if args.table is not None and args.table not in tables:
+        raise LoaderError(f"--table {args.table!r}: choose from {', '.join(tables)}")
     print_status(settings, ds=args.ds, table=args.table, limit=args.limit)
 
 

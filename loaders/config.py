@@ -8,11 +8,14 @@ PostgreSQL, Redshift or S3. Nothing else in the package reads ``os.environ``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
+
+from loaders.errors import LoaderError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,6 +24,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOCAL_PG_PORT = 55432
 LOCAL_PG_USER = "pipeline"
 LOCAL_PG_PASSWORD = "local-only-password"  # not a word of any name: Airflow masks it wherever it appears
+SSLMODES = ("prefer", "disable", "allow", "require", "verify-ca", "verify-full")
+# a schema name that needs no quoting anywhere it reaches SQL (the loaders, dbt's sources, grants)
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def drop_file_name(ds: str) -> str:
@@ -106,16 +112,16 @@ class Settings:
         project_dir = Path(env.get("PIPELINE_PROJECT_DIR", PROJECT_DIR)).resolve()
         local_dir = Path(env.get("PIPELINE_LOCAL_DIR", project_dir / ".local")).resolve()
         local_host = env.get("LOCAL_PG_HOST", "127.0.0.1")
-        local_port = _int(env, "LOCAL_PG_PORT", LOCAL_PG_PORT)
+        local_port = _port(env, "LOCAL_PG_PORT", LOCAL_PG_PORT)
 
         def target(prefix: str, dbname: str) -> PostgresTarget:
             return PostgresTarget(
                 host=env.get(f"{prefix}_HOST", local_host),
-                port=_int(env, f"{prefix}_PORT", local_port),
+                port=_port(env, f"{prefix}_PORT", local_port),
                 user=env.get(f"{prefix}_USER", LOCAL_PG_USER),
                 password=env.get(f"{prefix}_PASSWORD", LOCAL_PG_PASSWORD),
                 dbname=env.get(f"{prefix}_DBNAME", dbname),
-                sslmode=env.get(f"{prefix}_SSLMODE", "prefer"),
+                sslmode=_choice(env, f"{prefix}_SSLMODE", SSLMODES),
             )
 
         return cls(
@@ -127,7 +133,7 @@ class Settings:
             shop=target("SHOP", "shop"),
             lake_url=env.get("LAKE_URL", (local_dir / "lake").as_uri()),
             interactions_drop_dir=Path(env.get("INTERACTIONS_DROP_DIR", local_dir / "drop" / "interactions")),
-            raw_schema=env.get("RAW_SCHEMA", "raw"),
+            raw_schema=_schema(env, "RAW_SCHEMA", "raw"),
             warehouse_kind=_choice(env, "WAREHOUSE_KIND", ("postgres", "redshift")),
             redshift_iam_role=env.get("REDSHIFT_IAM_ROLE") or None,
             redshift_copy_region=env.get("REDSHIFT_COPY_REGION") or None,
@@ -135,18 +141,33 @@ class Settings:
         )
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
     value = env.get(name)
     if value in (None, ""):
         return default
     try:
-        return int(value)
+        port = int(value)
     except ValueError:
-        raise ValueError(f"{name}={value!r} is not a whole number; set it to a port like 5432") from None
+        port = 0
+    if not 1 <= port <= 65535:
+        raise LoaderError(
+            f"{name}={value!r} is not a port: set it to a whole number from 1 to 65535, e.g. 5432"
+        )
+    return port
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     value = (env.get(name) or choices[0]).strip().lower()
     if value not in choices:
-        raise ValueError(f"{name}={value!r}: choose one of {', '.join(choices)}")
+        raise LoaderError(f"{name}={env.get(name)!r}: set it to one of {', '.join(choices)}")
+    return value
+
+
+def _schema(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, default)
+    if not SCHEMA_NAME.fullmatch(value) or value.startswith("pg_"):
+        raise LoaderError(
+            f"{name}={value!r} is not a schema name this pipeline uses: set it to lower-case letters, "
+            "digits and _ (at most 63, not starting with a digit or pg_), e.g. raw"
+        )
     return value

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import hashlib
 import io
 import logging
+import os
+import stat
 import time
 import zlib
 from collections import Counter
@@ -48,6 +51,7 @@ TABLE = "user_interactions"
 COLUMNS = ("interaction_id", "user_id", "product_id", "action", "timestamp")
 BLOCK_SIZE = 1 << 20
 MAX_LINE_BYTES = 64 << 20
+MAX_HEADER_BYTES = 64 << 10
 PROGRESS_EVERY_SECONDS = 2.0
 
 
@@ -70,13 +74,20 @@ class IngestResult:
         return self.rows_read / self.seconds if self.seconds else 0.0
 
 
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
+
+
 def validate_ds(ds: str) -> str:
     try:
         parsed = dt.date.fromisoformat(ds)
-    except ValueError:
+    except (TypeError, ValueError):
         parsed = None
     if parsed is None or parsed.isoformat() != ds:
         raise LoaderError(f"--ds {ds!r} is not a day: use YYYY-MM-DD, e.g. 2026-11-20")
+    if not FIRST_DAY <= parsed <= LAST_DAY:
+        raise LoaderError(
+            f"--ds {ds!r} is not a day this pipeline loads: give one from {FIRST_DAY} to {LAST_DAY}"
+        )
     return ds
 
 
@@ -121,46 +132,88 @@ def ingest_interactions(
 
 
 def _open_source(path: Path | str, s3_client: Any) -> tuple[BinaryIO, str]:
-    """The file as a binary stream, and the name it is recorded under (absolute path or URI)."""
+    """The file as a binary stream, and the name it is recorded under (absolute path or URI).
+
+    Only a regular file is read: a FIFO, a device or a socket is refused before it is opened for
+    reading (it could block for ever, or never end)."""
     if isinstance(path, str) and path.startswith("s3://"):
         folder, _, key = path.rpartition("/")
         try:
             return Lake.from_url(folder, s3_client).open_read(key), path
         except FileNotFoundError:
             raise BadInputError(f"{path}: no such object; drop the day's CSV there first") from None
-    path = Path(path)
+    given, path = path, Path(path)
     try:
-        return path.open("rb"), str(path.resolve())
+        # the path as given (a final / means a folder); O_NONBLOCK: opening a FIFO without a
+        # writer returns at once (and is refused below)
+        fd = os.open(given, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise BadInputError(f"{path}: no such file; pass the day's CSV with --file") from None
     except IsADirectoryError:
         raise BadInputError(f"{path} is a folder; pass the day's CSV file with --file") from None
+    except OSError as err:
+        if err.errno == errno.ENXIO:  # a socket
+            raise BadInputError(f"{path} is not a regular file (a socket); pass the day's CSV file") from None
+        raise BadInputError(
+            f"{given}: cannot open it ({err.strerror}); pass a CSV file you may read with --file"
+        ) from None
+    kind = os.fstat(fd).st_mode
+    if not stat.S_ISREG(kind):
+        os.close(fd)
+        if stat.S_ISDIR(kind):
+            raise BadInputError(f"{path} is a folder; pass the day's CSV file with --file")
+        what = "a FIFO" if stat.S_ISFIFO(kind) else "a device or other special file"
+        raise BadInputError(
+            f"{path} is not a regular file ({what}); copy the day's CSV to a file and pass that with --file"
+        )
+    os.set_blocking(fd, True)
+    # a name that is not UTF-8 is recorded with its odd bytes escaped
+    name = os.fsencode(os.path.realpath(path)).decode("utf-8", errors="backslashreplace")
+    return os.fdopen(fd, "rb"), name
 
 
 def _read_header(
     source: BinaryIO, path: Path | str, checksum: hashlib._Hash, result: IngestResult
 ) -> list[str]:
-    first = source.readline(MAX_LINE_BYTES)
+    first = source.readline(MAX_HEADER_BYTES + 1)
     if not first:
         raise BadInputError(f"{path} is empty: expected a header line {','.join(COLUMNS)} followed by rows")
     checksum.update(first)
     result.bytes_read += len(first)
+    expected = f"expected the header {','.join(COLUMNS)} (in any order)"
+    if first.startswith(b"\x1f\x8b"):
+        raise BadInputError(f"{path} is gzip-compressed; decompress it and load the CSV")
+    if b"\x00" in first:
+        raise BadInputError(
+            f"{path} line 1 holds NUL bytes (UTF-16 or UTF-32 text?); save it as UTF-8 text; {expected}"
+        )
+    if b"\r" in first.rstrip(b"\r\n"):
+        raise BadInputError(
+            f"{path} line 1: a carriage return (CR) inside the line: lines ending in CR only? "
+            "Convert them to LF or CRLF and load it again"
+        )
+    if len(first) > MAX_HEADER_BYTES:
+        raise BadInputError(
+            f"{path} line 1 is longer than {MAX_HEADER_BYTES >> 10} KiB: not a header; {expected}"
+        )
     try:
         text = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError:
-        raise BadInputError(f"{path} line 1: the header is not UTF-8 text") from None
-    names = [name.strip().lower() for name in next(csv.reader([text]), [])]
+        raise BadInputError(f"{path} line 1: the header is not UTF-8 text; save the file as UTF-8") from None
+    try:
+        names = [name.strip().lower() for name in next(csv.reader([text]), [])]
+    except csv.Error as err:
+        raise BadInputError(f"{path} line 1: the header is not a CSV line ({err}); {expected}") from None
     if sorted(names) != sorted(COLUMNS):
         missing = [c for c in COLUMNS if c not in names]
         extra = [n for n in names if n not in COLUMNS]
         problems = [
             f"missing {', '.join(missing)}" if missing else "",
-            f"unexpected {', '.join(extra)}" if extra else "",
+            f"unexpected {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}" if extra else "",
             "a column appears twice" if len(names) != len(set(names)) else "",
         ]
         raise BadInputError(
-            f"{path} line 1: header is {text[:200]!r} ({'; '.join(p for p in problems if p)}); "
-            f"expected the columns {','.join(COLUMNS)} (in any order)"
+            f"{path} line 1: header is {text[:200]!r} ({'; '.join(p for p in problems if p)}); {expected}"
         )
     return names
 

@@ -205,7 +205,13 @@ class Lake:
         try:
             with self.open_read(f"{prefix}/{staged_manifest_name(version)}") as f:
                 return json.loads(f.read())
-        except (FileNotFoundError, json.JSONDecodeError):
+        except (
+            FileNotFoundError,
+            IsADirectoryError,
+            json.JSONDecodeError,
+            UnicodeDecodeError,
+            RecursionError,
+        ):
             return None
 
     def publish_version(self, prefix: str, version: str, *, expect: Published | None = None) -> None:
@@ -255,9 +261,14 @@ class Lake:
                 document = json.loads(f.read())
         except FileNotFoundError:
             raise LoaderError(f"no {name} in {self.uri(prefix)}: {missing}; land it again") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        except IsADirectoryError:
             raise LoaderError(
-                f"{self.uri(prefix)}/{name} is not valid JSON ({err}); land the day again"
+                f"{self.uri(prefix)}/{name} is a folder, not a manifest; land the day again"
+            ) from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+            what = "nested too deep" if isinstance(err, RecursionError) else str(err)
+            raise LoaderError(
+                f"{self.uri(prefix)}/{name} is not valid JSON ({what}); land the day again"
             ) from None
         if not isinstance(document, dict):
             raise LoaderError(
@@ -389,6 +400,10 @@ class LocalLake(Lake):
             data = path.read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return Published(None, None, None)
+        except IsADirectoryError:
+            raise LoaderError(
+                f"{self.uri(prefix)}/{MANIFEST} is a folder, not a manifest; remove it"
+            ) from None
         document = _parse_or_none(data)
         version = document.get("version") if isinstance(document, dict) else None
         return Published(
@@ -441,7 +456,7 @@ def _fsync_dir(folder: Path) -> None:
 def _parse_or_none(data: bytes) -> Any:
     try:
         return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 
 from loaders import local_stack, warehouse
 from loaders.config import Settings
+from loaders.errors import LoaderError
 from loaders.lake import day_prefix
 
 LAYERS = (
@@ -67,7 +69,10 @@ def collect(conn: psycopg.Connection, ds: str) -> dict[str, object]:
 
 def print_summary(settings: Settings, ds: str) -> None:
     with warehouse.connect(settings.warehouse) as conn:
-        facts = collect(conn, ds)
+        try:
+            facts = collect(conn, ds)
+        except psycopg.errors.InsufficientPrivilege as err:
+            raise _no_access(settings, err) from None
     counts: dict[str, int | None] = facts["counts"]  # type: ignore[assignment]
     reasons: dict[str, list[tuple[str, int]]] = facts["reasons"]  # type: ignore[assignment]
     print(f"\n== {ds}: rows per layer ({settings.warehouse.describe()})")
@@ -113,17 +118,21 @@ def print_status(
     if table:
         where.append("table_name = %s")
         params.append(table)
-    query = (
+    query = sql.SQL(
         "select ds::text, source, table_name, rows_read, rows_loaded, rows_rejected, "
         "round(bytes_read / 1e6, 1), seconds, to_char(finished_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS'), load_id "
-        f"from {settings.raw_schema}.load_audit {'where ' + ' and '.join(where) if where else ''} "
-        "order by load_id desc limit %s"
+        "from {audit} {where} order by load_id desc limit %s"
+    ).format(
+        audit=sql.Identifier(settings.raw_schema, "load_audit"),
+        where=sql.SQL("where " + " and ".join(where) if where else ""),
     )
     with warehouse.connect(settings.warehouse) as conn:
         try:
             rows = conn.execute(query, (*params, limit)).fetchall()
         except psycopg.errors.UndefinedTable:
             rows = []
+        except psycopg.errors.InsufficientPrivilege as err:
+            raise _no_access(settings, err) from None
     if not rows:
         print(
             "no loads recorded yet"
@@ -145,3 +154,11 @@ def print_status(
     print("{:<10}  {:<12}  {:<18}  {:>10}  {:>10}  {:>8}  {:>7}  {:>7}  {:<19}  {:>7}".format(*header))
     for row in rows:
         print("{:<10}  {:<12}  {:<18}  {:>10,}  {:>10,}  {:>8,}  {:>7}  {:>7}  {:<19}  {:>7}".format(*row))
+
+
+def _no_access(settings: Settings, err: psycopg.Error) -> LoaderError:
+    first = str(err).strip().splitlines()[0]
+    return LoaderError(
+        f"the login {settings.warehouse.user} may not read the load audit and raw tables ({first}); "
+        "use the loader's login (WAREHOUSE_USER) or grant it the role shop_transformer"
+    )

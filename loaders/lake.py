@@ -33,6 +33,8 @@ import json
 import os
 import re
 import secrets
+import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -429,6 +431,19 @@ class LocalLake(Lake):
         path = self.root / key
         _make_private_dirs(path.parent)
         return _DurableFile(path)
+
+    def _sweep_abandoned(self, prefix: str, current: Published) -> None:
+        super()._sweep_abandoned(prefix, current)
+        # what a writer that died mid-rename left (the hidden .tmp/.old folders of a day, from
+        # before versions; a manifest's .tmp file), once old enough to be nobody's work
+        folder = self.root / prefix
+        cutoff = time.time() - ABANDONED_AFTER_SECONDS
+        leftovers = [*folder.parent.glob(f".{folder.name}.*.tmp"), *folder.parent.glob(f".{folder.name}.*.old"),
+                     *folder.glob(f".{MANIFEST}.*.tmp")]  # fmt: skip
+        for path in leftovers:
+            with suppress(OSError):
+                if path.lstat().st_mtime < cutoff:
+                    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def _make_private_dirs(folder: Path) -> None:

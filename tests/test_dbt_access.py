@@ -118,6 +118,7 @@ def test_analysts_read_marts_and_reports_and_nothing_else(login_as: LoginAs) -> 
         assert all(can_select(conn, r) for r in MASKED)
         assert not any(can_select(conn, r) for r in RESTRICTED)
         assert not can_run(conn, "create table marts.scratch (x int)")
+        assert not can_run(conn, "create temporary table scratch (x int)")
 
 
 def test_pii_readers_read_clear_text_and_what_analysts_read(login_as: LoginAs) -> None:
@@ -150,9 +151,9 @@ def test_the_transformer_reads_raw_and_builds_in_the_dbt_schemas(login_as: Login
         )
 
 
-def test_a_login_without_a_role_reads_nothing(login_as: LoginAs) -> None:
-    with login_as(None) as conn:
-        assert not any(can_select(conn, r) for r in (*MASKED, *RESTRICTED))
+def test_a_login_without_a_role_cannot_even_connect(login_as: LoginAs) -> None:
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"), login_as(None):
+        pass
 
 
 def create_roles(settings: Settings, folder: Path, roles: dict[str, str]) -> subprocess.Popen[str]:

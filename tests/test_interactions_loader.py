@@ -7,8 +7,10 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -321,3 +323,22 @@ def test_the_summary_shows_where_the_warehouse_is_but_not_its_password(
     assert result.returncode == 0, result.stderr
     assert settings.warehouse.password and settings.warehouse.password not in result.stdout + result.stderr
     assert settings.warehouse.url(with_password=False) in result.stdout
+
+
+def test_what_dead_writers_left_is_swept_by_the_next_write_once_old(
+    settings: Settings, tmp_path: Path
+) -> None:
+    ingest(settings, write_interactions_csv(tmp_path / "a.csv", DS, rows=300).path)
+    day = Lake.from_url(settings.lake_url).local_path(f"raw/interactions/user_interactions/ds={DS}")
+    old_tmp = day.parent / f".{day.name}.1a2b3c4d.tmp"  # a staging folder from before versions
+    young_tmp = day.parent / f".{day.name}.5e6f7a8b.tmp"
+    orphan = day / "part-00000-20200101T000000000000Z-abcdef.csv.gz"  # a version never published
+    for folder in (old_tmp, young_tmp):
+        folder.mkdir()
+        (folder / "part-00000.csv.gz").write_bytes(b"x")
+    orphan.write_bytes(b"x")
+    hours_ago = time.time() - 7200
+    os.utime(old_tmp, (hours_ago, hours_ago))
+    ingest(settings, write_interactions_csv(tmp_path / "b.csv", DS, rows=300, seed=3).path)
+    assert not old_tmp.exists() and not orphan.exists()
+    assert young_tmp.exists()  # maybe another writer's, at work right now

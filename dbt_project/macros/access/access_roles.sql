@@ -126,6 +126,23 @@ $grant_schema_access$
         {%- do statements.append('create schema if not exists ' ~ schema) -%}
     {%- endfor -%}
     {%- do statements.extend(schema_statements(access.keys() | list, include_raw=true)) -%}
+    {%- do statements.extend(database_statements()) -%}
+    {{ return(statements) }}
+{%- endmacro %}
+
+
+{#- PostgreSQL lets every login connect to every database and make temporary tables there
+    (PUBLIC's defaults): only the project's roles may connect, and only the transformer (dbt's
+    incremental merges stage through temporary tables) may make them. -#}
+{% macro database_statements() -%}
+    {%- set statements = [] -%}
+    {%- if target.type == 'postgres' -%}
+        {%- set roles = access_roles() -%}
+        {%- set database = adapter.quote(target.database) -%}
+        {%- do statements.append('revoke connect, temporary on database ' ~ database ~ ' from public') -%}
+        {%- do statements.append('grant connect on database ' ~ database ~ ' to ' ~ (roles.values() | join(', '))) -%}
+        {%- do statements.append('grant temporary on database ' ~ database ~ ' to ' ~ roles.transformer) -%}
+    {%- endif -%}
     {{ return(statements) }}
 {%- endmacro %}
 

@@ -43,6 +43,7 @@ def pg_settings() -> Iterator[Settings]:
     Its folder is outside pytest's temporary tree: another pytest session starting on the same
     machine resets that tree's permissions, which would cut the server off its own data."""
     local_dir = Path(tempfile.mkdtemp(prefix="shop-elt-tests-"))
+    local_dir.chmod(0o711)  # run as root, the server's own system user must traverse it
     port = free_port()
     env = {
         "PIPELINE_LOCAL_DIR": str(local_dir),

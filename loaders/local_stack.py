@@ -31,6 +31,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from loaders import pii_key
 from loaders.config import Settings
 from loaders.errors import LoaderError
 
@@ -97,7 +98,9 @@ def status(settings: Settings) -> ServerStatus:
 
 
 def up(settings: Settings) -> ServerStatus:
-    """Initialise (first time), start (if stopped) and provision the local server. Idempotent."""
+    """Initialise (first time), start (if stopped) and provision the local server: login roles,
+    databases and the warehouse's PII hash key (``PII_HASH_KEY``, else the public development
+    key; one already installed is kept). Idempotent."""
     data_dir = settings.local_pg_dir / "data"
     current = status(settings)
     if current.running:
@@ -112,6 +115,7 @@ def up(settings: Settings) -> ServerStatus:
         _start(settings)
         current = status(settings)
     _provision(settings)
+    pii_key.install_local_key(settings)
     return current
 
 

@@ -32,7 +32,7 @@ export AIRFLOW_CONN_SHOP_DB ?= postgresql://$(or $(SHOP_USER),pipeline):$(or $(S
 DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir dbt_project --profiles-dir dbt_project
 
-.PHONY: help run test setup venv manifest airflow-db up down sample load dbt-build docs summary lint format lock clean bench bench-dbt bench-history soak
+.PHONY: help run test setup venv manifest airflow-db up down sample load dbt-build docs summary lint secrets format lock clean bench bench-dbt bench-history soak
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ docs-generate: setup up
 
 summary: venv  ## rows per layer for day DS
 	python -m loaders summary --ds $(DS)
+
+secrets: venv  ## secret scan: fail on any secret not reviewed in .secrets.baseline (detect-secrets)
+	python -m pytest tests/test_secrets.py -q -p no:cacheprovider
 
 lint:  ## ruff lint + format check
 	ruff check . && ruff format --check .

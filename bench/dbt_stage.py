@@ -34,7 +34,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from loaders import local_stack  # noqa: E402
+from loaders import local_stack, pii_key  # noqa: E402
 from loaders.config import Settings  # noqa: E402
 from loaders.interactions import ingest_interactions  # noqa: E402
 from loaders.lake import Lake  # noqa: E402
@@ -74,6 +74,7 @@ def main() -> None:
             lake_url=(Path(folder) / "lake").as_uri(),
             interactions_drop_dir=Path(folder) / "drop",
         )
+        pii_key.install_local_key(settings)  # as `make up` does for the local warehouse
         run(settings, Path(folder), args, modes)
 
 

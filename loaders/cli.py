@@ -206,6 +206,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--ds", required=True, help="the day, YYYY-MM-DD")
     reconcile.set_defaults(run=_reconcile)
+
+    pii_key = commands.add_parser(
+        "pii-key",
+        help="install the PII hash key (PII_HASH_KEY) in the warehouse, where the dbt models read it",
+        description="Install the key of the PII hashes, read from the environment variable "
+        "PII_HASH_KEY, in the warehouse table pii_keys.hash_key (readable by the transformer role "
+        "only). Redshift requires a secret of at least 16 characters; a local warehouse takes the "
+        "public development key when PII_HASH_KEY is unset.",
+    )
+    pii_key.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace another installed key (every hash changes: rebuild the models that hash)",
+    )
+    pii_key.add_argument("--transformer-role", default="shop_transformer", help="the role that reads the key")
+    pii_key.set_defaults(run=_pii_key)
     return parser
 
 
@@ -379,6 +395,13 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
             print(
                 f"{source}/{table} {ds}: lake {state.lake_version or '-'}, raw {state.raw_version or '-'}: {state.action}"
             )
+
+
+def _pii_key(settings: Settings, args: argparse.Namespace) -> None:
+    from loaders.pii_key import install_from_settings
+
+    result = install_from_settings(settings, replace=args.replace, transformer_role=args.transformer_role)
+    print(result.describe())
 
 
 def run() -> None:

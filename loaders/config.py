@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
@@ -27,6 +27,9 @@ LOCAL_PG_PASSWORD = "local-only-password"  # not a word of any name: Airflow mas
 SSLMODES = ("prefer", "disable", "allow", "require", "verify-ca", "verify-full")
 # a schema name that needs no quoting anywhere it reaches SQL (the loaders, dbt's sources, grants)
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# The PII hash key a local warehouse gets when PII_HASH_KEY is unset: public, so refused by
+# Redshift and dbt's prod target (loaders/pii_key.py, dbt macro check_pii_hash_key).
+LOCAL_PII_HASH_KEY = "local-dev-pii-key-not-a-secret"
 
 
 def drop_file_name(ds: str) -> str:
@@ -86,6 +89,9 @@ class Settings:
     # where the daily interactions CSV appears: file:///folder or s3://bucket/prefix
     # (None: the local folder interactions_drop_dir)
     interactions_drop_url: str | None = None
+    # the key of the PII hashes, installed in the warehouse by `python -m loaders pii-key`
+    # (None: the public LOCAL_PII_HASH_KEY, accepted by local warehouses only)
+    pii_hash_key: str | None = field(default=None, repr=False)
 
     @property
     def local_pg_dir(self) -> Path:
@@ -138,6 +144,7 @@ class Settings:
             redshift_iam_role=env.get("REDSHIFT_IAM_ROLE") or None,
             redshift_copy_region=env.get("REDSHIFT_COPY_REGION") or None,
             interactions_drop_url=env.get("INTERACTIONS_DROP_URL") or None,
+            pii_hash_key=env.get("PII_HASH_KEY") or None,
         )
 
 

@@ -6,7 +6,9 @@ two databases: ``shop`` (the source system) and ``warehouse``. ``up`` reuses a r
 it is cheap to call before every command; the server keeps running until ``down``.
 
 PostgreSQL refuses to run as root; when we are root it runs as a ``pgserver`` system user, as
-the wheel itself does.
+the wheel itself does. That user must traverse every folder down to ``.local/pg/`` and to the
+wheel's binaries: the folders the stack creates let it through, and folders it did not create
+keep their permissions (when one blocks the way, ``up`` says which, and changes nothing).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from loaders import pii_key
 from loaders.config import Settings
 from loaders.errors import LoaderError
 
@@ -95,7 +98,9 @@ def status(settings: Settings) -> ServerStatus:
 
 
 def up(settings: Settings) -> ServerStatus:
-    """Initialise (first time), start (if stopped) and provision the local server. Idempotent."""
+    """Initialise (first time), start (if stopped) and provision the local server: login roles,
+    databases and the warehouse's PII hash key (``PII_HASH_KEY``, else the public development
+    key; one already installed is kept). Idempotent."""
     data_dir = settings.local_pg_dir / "data"
     current = status(settings)
     if current.running:
@@ -110,6 +115,7 @@ def up(settings: Settings) -> ServerStatus:
         _start(settings)
         current = status(settings)
     _provision(settings)
+    pii_key.install_local_key(settings)
     return current
 
 
@@ -151,12 +157,47 @@ def _system_user() -> str | None:
     return SYSTEM_USER
 
 
-def _make_traversable(path: Path) -> None:
-    """Let the server's system user reach ``path`` (adds o+x to each parent folder)."""
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
+def _make_folders(path: Path, user: str | None) -> None:
+    """Create ``path`` and whichever of its parents are missing. When the server runs as the
+    system ``user``, the folders created here let it through (o+x); folders that already
+    existed keep their permissions, whoever made them."""
+    missing = [folder for folder in [path, *path.parents] if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        if user:
+            folder.chmod(folder.stat().st_mode | stat.S_IXOTH)
+
+
+def _check_reachable(settings: Settings, user: str | None) -> None:
+    """The server's system ``user`` must reach its folder and the PostgreSQL binaries through
+    folders whose permissions are left as their owners set them: say which one blocks it."""
+    if not user:
+        return
+    for path in (settings.local_pg_dir, bin_dir() / "postgres"):
+        reachable = subprocess.run(
+            ["/bin/sh", "-c", 'test -x "$1"', "sh", str(path)],
+            user=user, group=user, extra_groups=[], cwd="/", check=False,
+        )  # fmt: skip
+        if reachable.returncode != 0:
+            ids = pwd.getpwnam(user)
+            blocking = next((f for f in reversed(path.parents) if not _lets_through(f, ids)), path)
+            raise LoaderError(
+                f"the local PostgreSQL runs as the system user {user} (PostgreSQL refuses to run as "
+                f"root), which cannot reach {path}: {blocking} is mode "
+                f"{stat.S_IMODE(blocking.stat().st_mode):04o}. The local stack leaves permissions of "
+                "folders it did not create alone: keep the project (or PIPELINE_LOCAL_DIR) in a folder "
+                f"{user} can traverse, or let it through yourself (e.g. `setfacl -m u:{user}:x {blocking}`)"
+            )
+
+
+def _lets_through(folder: Path, ids: pwd.struct_passwd) -> bool:
+    """Whether the mode bits of ``folder`` let a user with ``ids`` (no other groups) traverse it."""
+    info = folder.stat()
+    if info.st_uid == ids.pw_uid:
+        return bool(info.st_mode & stat.S_IXUSR)
+    if info.st_gid == ids.pw_gid:
+        return bool(info.st_mode & stat.S_IXGRP)
+    return bool(info.st_mode & stat.S_IXOTH)
 
 
 def _run_pg(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -186,7 +227,9 @@ def _init_if_needed(settings: Settings) -> None:
     if (data_dir / "PG_VERSION").exists():
         return
     log.info("initialising a new PostgreSQL data folder in %s", data_dir)
-    pg_dir.mkdir(parents=True, exist_ok=True)
+    user = _system_user()
+    _make_folders(pg_dir, user)
+    _check_reachable(settings, user)
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(mode=0o700)
@@ -197,9 +240,7 @@ def _init_if_needed(settings: Settings) -> None:
     # initdb reads the password from a file the server's user can read; removed right after.
     pwfile = pg_dir / ".initdb-pw"
     pwfile.write_text(superuser_password(settings) + "\n")
-    user = _system_user()
     if user:
-        _make_traversable(pg_dir)
         ids = pwd.getpwnam(user)
         for path in (data_dir, pwfile):
             os.chown(path, ids.pw_uid, ids.pw_gid)
@@ -230,8 +271,8 @@ def _start(settings: Settings) -> None:
     options["port"] = str(settings.local_pg_port)
     opts = " ".join(f"-c {k}={v}" for k, v in options.items())
     user = _system_user()
+    _check_reachable(settings, user)
     if user:
-        _make_traversable(pg_dir)
         log_file.touch()
         ids = pwd.getpwnam(user)
         os.chown(log_file, ids.pw_uid, ids.pw_gid)

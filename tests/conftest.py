@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from loaders import local_stack
+from loaders import local_stack, pii_key
 from loaders.config import Settings
 from loaders.lake import Lake
 
@@ -43,6 +43,7 @@ def pg_settings() -> Iterator[Settings]:
     Its folder is outside pytest's temporary tree: another pytest session starting on the same
     machine resets that tree's permissions, which would cut the server off its own data."""
     local_dir = Path(tempfile.mkdtemp(prefix="shop-elt-tests-"))
+    local_dir.chmod(0o711)  # run as root, the server's own system user must traverse it
     port = free_port()
     env = {
         "PIPELINE_LOCAL_DIR": str(local_dir),
@@ -61,14 +62,17 @@ def pg_settings() -> Iterator[Settings]:
 
 @contextmanager
 def fresh_warehouse(pg_settings: Settings, folder: Path) -> Iterator[Settings]:
-    """Settings with new, empty warehouse and shop databases and lake folder; dropped afterwards."""
+    """Settings with new, empty warehouse and shop databases and lake folder; dropped afterwards.
+    The warehouse holds the PII hash key, as `make up` gives the local one."""
     with local_stack.scratch_databases(pg_settings, "wh", "shop") as names:
-        yield pg_settings.with_overrides(
+        settings = pg_settings.with_overrides(
             warehouse=replace(pg_settings.warehouse, dbname=names["wh"]),
             shop=replace(pg_settings.shop, dbname=names["shop"]),
             lake_url=(folder / "lake").as_uri(),
             interactions_drop_dir=folder / "drop",
         )
+        pii_key.install_local_key(settings)
+        yield settings
 
 
 @pytest.fixture

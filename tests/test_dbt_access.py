@@ -39,6 +39,7 @@ RESTRICTED = (
     "intermediate.int_customer_addresses_flattened",
     "pii.pii_customers",
     "pii.snp_shop__customers",
+    "pii_keys.hash_key",  # the PII hash key: the transformer's alone
 )
 CLEAR_TEXT = ("pii.pii_customers", "pii.snp_shop__customers")
 
@@ -125,7 +126,9 @@ def test_pii_readers_read_clear_text_and_what_analysts_read(login_as: LoginAs) -
     with login_as("shop_pii_reader") as conn:
         assert all(can_select(conn, r) for r in (*CLEAR_TEXT, *MASKED))
         assert conn.execute("select count(*) from pii.pii_customers where email like '%@%'").fetchone()[0] > 0
-        assert not any(can_select(conn, r) for r in ("raw.customers", "staging.stg_shop__customers"))
+        assert not any(
+            can_select(conn, r) for r in ("raw.customers", "staging.stg_shop__customers", "pii_keys.hash_key")
+        )
 
 
 def test_the_loader_writes_raw_and_nothing_else(login_as: LoginAs) -> None:
@@ -146,6 +149,10 @@ def test_the_transformer_reads_raw_and_builds_in_the_dbt_schemas(login_as: Login
         assert can_select(conn, "raw.customers") and can_select(conn, "raw.user_interactions")
         for schema in ("staging", "intermediate", "marts", "reports", "pii"):
             assert can_run(conn, f"create table {schema}.scratch (x int)"), schema
+        # it reads the PII hash key the models hash with, and cannot change it
+        assert can_select(conn, "pii_keys.hash_key")
+        assert not can_run(conn, "delete from pii_keys.hash_key")
+        assert not can_run(conn, "create table pii_keys.scratch (x int)")
         assert not can_run(
             conn, f"insert into raw.orders (order_id, _ds, _source_file, _load_id) values (1, '{DS}', 't', 1)"
         )

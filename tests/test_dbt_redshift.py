@@ -241,9 +241,13 @@ def test_incremental_models_compile_in_both_forms(compiled: Compiled) -> None:
         assert marker not in first_build, name
 
 
-def test_the_hash_salt_never_lands_in_compiled_sql(compiled: Compiled) -> None:
+def test_the_hash_key_is_read_from_the_warehouse_never_written_into_sql(compiled: Compiled) -> None:
     customers = next(compiled.incremental.rglob("models/**/dim_customers.sql")).read_text()
-    assert "'<PII_HASH_SALT>'" in customers
-    salt = os.environ.get("PII_HASH_SALT")
-    if salt:
-        assert salt not in customers
+    key = '(select hash_key from "warehouse"."pii_keys"."hash_key")'
+    assert f"sha2({key} || sha2({key} || lower(trim(" in customers
+    assert "PII_HASH" not in customers
+    manifest = compiled.manifest
+    assert (
+        "source.shop_analytics.pii_keys.hash_key"
+        in manifest["nodes"]["model.shop_analytics.dim_customers"]["depends_on"]["nodes"]
+    )

@@ -8,9 +8,7 @@ and every figure the reports show is recomputed here, in Python, from the shop d
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from loaders.config import Settings
 from loaders.interactions import ingest_interactions
 from loaders.lake import Lake
 from loaders.load import load_day
+from loaders.pii_key import pii_hash
 from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
 from loaders.shop import SHOP_TABLES, extract_table
 from tests.conftest import fresh_warehouse, run_dbt
@@ -37,7 +36,6 @@ INTERACTIONS_PER_DAY = 4_000
 REVENUE_STATUSES = {"placed", "shipped", "delivered"}
 STATUSES = REVENUE_STATUSES | {"cancelled", "returned"}
 CLV_HORIZON_MONTHS = 12
-DEV_SALT = "local-dev-salt-not-a-secret"  # the documented local default of PII_HASH_SALT
 CENT = Decimal("0.01")
 
 
@@ -437,7 +435,7 @@ def test_marketing_funnel_counts_events_and_users_per_day(built: Built) -> None:
 
 def test_marts_hold_customer_pii_only_masked(built: Built) -> None:
     shop = read_shop(built.settings.shop)
-    salt = os.environ.get("PII_HASH_SALT", DEV_SALT)
+    [(key,)] = query(built.settings, "select hash_key from pii_keys.hash_key")
     rows = query(
         built.settings, "select customer_id, first_name, email, email_hash, phone from marts.dim_customers"
     )
@@ -447,7 +445,7 @@ def test_marts_hold_customer_pii_only_masked(built: Built) -> None:
         clear = customer["email"].strip().lower()
         assert first_name == customer["first_name"][0].upper() + "."
         assert email == clear[0] + "***@" + clear.split("@")[1]
-        assert email_hash == hashlib.sha256((salt + clear).encode()).hexdigest()
+        assert email_hash == pii_hash(key, customer["email"])
         digits = "".join(ch for ch in customer["phone"] or "" if ch.isdigit())
         assert phone == (("***" + digits[-2:]) if customer["phone"] else None)
 

@@ -82,7 +82,6 @@ INTERPOLATED_AIRFLOW_ENV = (
     "SHOP_PASSWORD",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
-    "PII_HASH_SALT",
 )
 CONNECTION_ENV = (
     "AIRFLOW_CONN_WAREHOUSE_DB",
@@ -106,7 +105,7 @@ INTERPOLATION = re.compile(
     r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
 )
 WHOLE_INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-[^}]*)?\}")
-SECRET_KEY = re.compile(r"PASSWORD|SECRET|FERNET_KEY|SALT|TOKEN|ACCESS_KEY", re.IGNORECASE)
+SECRET_KEY = re.compile(r"PASSWORD|SECRET|FERNET_KEY|SALT|HASH_KEY|TOKEN|ACCESS_KEY", re.IGNORECASE)
 URI_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^:/@\s\"']+):(?P<password>[^@\s\"']+)@")
 
 
@@ -474,6 +473,20 @@ def test_airflow_init_migrates_the_database_and_sets_up_the_admin(
     passwords_dir = os.path.dirname(common["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
     # the file airflow-init writes must reach the api-server: a shared named volume
     assert mounts_of(init)[passwords_dir] == mounts_of(services["airflow-apiserver"])[passwords_dir]
+
+
+def test_only_airflow_init_has_the_pii_hash_key_and_installs_it_in_the_warehouse(
+    services: dict[str, Any],
+):
+    init = services["airflow-init"]
+    assert environment_of(init)["PII_HASH_KEY"] == "${PII_HASH_KEY:-}"
+    script = "\n".join(init["command"]) if isinstance(init["command"], list) else init["command"]
+    assert "python -m loaders pii-key" in script
+    assert script.index("python -m loaders pii-key") > script.index("/entrypoint airflow version")
+    # the models read the key from the warehouse: the services that run dbt never hold it
+    for name in (*AIRFLOW_SERVICES, "shop-seed"):
+        if name != "airflow-init":
+            assert "PII_HASH_KEY" not in environment_of(services[name]), name
 
 
 def test_airflow_components_share_the_secrets_they_exchange(services: dict[str, Any]):

@@ -6,6 +6,9 @@
       analyst      reads marts and reports only (masked)
       pii_reader   everything an analyst reads, plus the clear-text `pii` schema
 
+    The `pii_keys` schema (the PII hash key, installed by `python -m loaders pii-key`) is read
+    by the transformer only: analysts and PII readers cannot see it.
+
     Roles are group roles without login: people and services log in as their own user and are
     granted a role. `dbt run-operation create_access_roles` (`make roles`) creates the roles,
     schemas and schema privileges idempotently; table privileges come from the `grants`
@@ -41,7 +44,14 @@
         {%- do access.update({schema: {'write': [roles.transformer], 'read': [roles.analyst]}}) -%}
     {%- endfor -%}
     {%- do access.update({'pii': {'write': [roles.transformer], 'read': [roles.pii_reader]}}) -%}
+    {%- do access.update({key_schema(): {'write': [], 'read': [roles.transformer]}}) -%}
     {{ return(access) }}
+{%- endmacro %}
+
+
+{#- The schema of the PII hash key (source pii_keys). -#}
+{% macro key_schema() -%}
+    {{ return('pii_keys') }}
 {%- endmacro %}
 
 
@@ -206,7 +216,8 @@ $grant_role$
 {%- endmacro %}
 
 
-{#- Schema-level privileges (and raw's table privileges) for `schemas`. -#}
+{#- Schema-level privileges for `schemas`, and table privileges in the schemas whose tables
+    dbt does not build (raw, the PII hash key's): there no `grants` config applies. -#}
 {% macro schema_statements(schemas, include_raw) -%}
     {{ return(adapter.dispatch('schema_statements')(schemas, include_raw)) }}
 {%- endmacro %}
@@ -217,7 +228,7 @@ $grant_role$
     {%- set grantee = 'role ' if target.type == 'redshift' else '' -%}
     {%- set table_privileges = 'select, insert, update, delete' ~ ('' if target.type == 'redshift' else ', truncate') -%}
     {%- set statements = [] -%}
-    {%- for schema in schemas if schema in access and (include_raw or schema != raw_schema) -%}
+    {%- for schema in schemas if schema in access and (include_raw or schema not in (raw_schema, key_schema())) -%}
         {%- do statements.append('revoke all on schema ' ~ schema ~ ' from public') -%}
         {%- for role in access[schema].write -%}
             {%- do statements.append('grant usage, create on schema ' ~ schema ~ ' to ' ~ grantee ~ role) -%}
@@ -225,7 +236,7 @@ $grant_role$
         {%- for role in access[schema].read -%}
             {%- do statements.append('grant usage on schema ' ~ schema ~ ' to ' ~ grantee ~ role) -%}
         {%- endfor -%}
-        {%- if schema == raw_schema -%}
+        {%- if schema in (raw_schema, key_schema()) -%}
             {%- for role in access[schema].write -%}
                 {%- do statements.append('grant ' ~ table_privileges ~ ' on all tables in schema ' ~ schema ~ ' to ' ~ grantee ~ role) -%}
                 {%- do statements.append('alter default privileges in schema ' ~ schema ~ ' grant ' ~ table_privileges ~ ' on tables to ' ~ grantee ~ role) -%}

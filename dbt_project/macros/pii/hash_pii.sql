@@ -1,47 +1,40 @@
 {#-
-    Salted hashing of PII (doc `pii_masking`): sha256(salt || lower(trim(value))), hex. The same
-    value always gives the same hash within a deployment (so hashed emails still join), and the
-    salt keeps a dictionary of known emails from reversing it.
+    Keyed hashing of PII (doc `pii_masking`), hex, null for null or blank input:
 
-    The salt comes from the environment variable PII_HASH_SALT; the default below is for local
-    development only, is not a secret, and is refused on `prod` (or any Redshift target, or with
-    var `pii_require_secret_salt`). The salt is written into SQL only by commands that run
-    SQL: `dbt compile` and `dbt docs generate` render a placeholder instead, so the compiled
-    code in docs and manifests never carries it.
+        sha256_hex(key || sha256_hex(key || lower(trim(value))))
+
+    The same value always gives the same hash within a warehouse (hashed emails still join),
+    and without the key nobody can hash a list of known emails to reverse it. Redshift has no
+    HMAC and its SHA2 hashes text only, so both warehouses use this nested construction: the
+    outer keyed hash covers the fixed-length inner digest, out of reach of length extension.
+
+    The key is never in the SQL: the models read it from the warehouse, source
+    `pii_keys.hash_key` (readable by the transformer role only), with a scalar subquery, so
+    compiled SQL, manifests, run results, logs and the docs site hold only that reference.
+    `python -m loaders pii-key` installs it from PII_HASH_KEY (`make up` installs the public
+    development key on the local stack); macro check_pii_hash_key refuses a missing key, and on
+    prod or Redshift the development key or one under 16 characters, before a run hashes.
+    A model that hashes names the source in a `-- depends_on:` line (its lineage; unit tests
+    give the key as that input).
 -#}
-{% macro pii_hash_salt() -%}
-    {%- set public_default = 'local-dev-salt-not-a-secret' -%}
-    {%- if flags.WHICH in ('run', 'build', 'test', 'snapshot', 'seed', 'retry', 'run-operation') -%}
-        {%- set salt = env_var('PII_HASH_SALT', public_default) -%}
-        {#- production fails closed: no hash is ever made there with a salt anyone can read -#}
-        {%- if (target.name == 'prod' or target.type == 'redshift' or var('pii_require_secret_salt', false))
-                and (salt == public_default or salt | length < 16) -%}
-            {{ exceptions.raise_compiler_error(
-                "PII_HASH_SALT is " ~ ("not set" if salt == public_default else "shorter than 16 characters")
-                ~ " for target " ~ target.name ~ ": set it to a long random secret (e.g. `openssl rand -hex 32`)"
-                ~ " from your secret store; the public development default is refused outside dev") }}
-        {%- endif -%}
-    {%- else -%}
-        {%- set salt = '<PII_HASH_SALT>' -%}
-    {%- endif -%}
-    {{ return("'" ~ salt | replace("'", "''") ~ "'") }}
-{%- endmacro %}
-
-
 {% macro hash_pii(expression) -%}
-    {{ return(adapter.dispatch('hash_pii')(expression)) }}
-{%- endmacro %}
-
-{% macro postgres__hash_pii(expression) -%}
+    {%- set key = '(select hash_key from ' ~ source('pii_keys', 'hash_key') ~ ')' -%}
     case
         when nullif(trim({{ expression }}), '') is not null
-            then encode(sha256(convert_to({{ pii_hash_salt() }} || lower(trim({{ expression }})), 'UTF8')), 'hex')
+            then {{ sha256_hex(key ~ ' || ' ~ sha256_hex(key ~ ' || lower(trim(' ~ expression ~ '))')) }}
     end
 {%- endmacro %}
 
-{% macro redshift__hash_pii(expression) -%}
-    case
-        when nullif(trim({{ expression }}), '') is not null
-            then sha2({{ pii_hash_salt() }} || lower(trim({{ expression }})), 256)
-    end
+
+{#- SHA-256 of a text's UTF-8 bytes, as lower-case hex text. -#}
+{% macro sha256_hex(expression) -%}
+    {{ return(adapter.dispatch('sha256_hex')(expression)) }}
+{%- endmacro %}
+
+{% macro postgres__sha256_hex(expression) -%}
+    encode(sha256(convert_to({{ expression }}, 'UTF8')), 'hex')
+{%- endmacro %}
+
+{% macro redshift__sha256_hex(expression) -%}
+    sha2({{ expression }}, 256)
 {%- endmacro %}

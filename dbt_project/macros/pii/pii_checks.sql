@@ -55,8 +55,9 @@
     For assert_pii_columns_are_masked: ([(model, column, problem)], [(model, column, policy)]).
     Problems: a mart or report missing from the test's depends_on lines (it would run before
     the model is built), a column declaring PII in a model that does not end with
-    select_masked(), a column named like PII that declares no class. Value checks: every
-    declared column, with the policy its values must show.
+    select_masked(), a column masked by hash in a model without the `-- depends_on:` line of
+    the PII hash key source, a column named like PII that declares no class. Value checks:
+    every declared column, with the policy its values must show.
 -#}
 {% macro pii_masking_checks(test_node) -%}
     {%- set problems = [] -%}
@@ -71,6 +72,10 @@
             {%- if meta.get('pii') -%}
                 {%- if 'select_masked(' not in node.raw_code -%}
                     {%- do problems.append((node.name, name, 'declares PII but the model does not end with select_masked()')) -%}
+                {%- endif -%}
+                {%- if pii_masking_policy(meta.get('pii'), meta.get('masking')) == 'hash'
+                      and 'source.' ~ project_name ~ '.pii_keys.hash_key' not in node.depends_on.nodes -%}
+                    {%- do problems.append((node.name, name, 'masked by hash but the model lacks the line -- depends_on: source(pii_keys, hash_key)')) -%}
                 {%- endif -%}
                 {%- do value_checks.append((node.name, name, pii_masking_policy(meta.get('pii'), meta.get('masking')), rows_written_by_run(node, 'masked_rows'))) -%}
             {%- elif modules.re.search(pii_name, name) -%}

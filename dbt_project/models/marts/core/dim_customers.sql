@@ -9,8 +9,10 @@
         sort=['customer_id'],
     )
 }}
+-- depends_on: {{ source('pii_keys', 'hash_key') }}
 -- One row per shop customer, PII masked: the columns and their PII classes are declared in
--- _core__models.yml and select_masked() applies the masking (doc pii_masking).
+-- _core__models.yml and select_masked() applies the masking (doc pii_masking); email_hash is
+-- keyed with the PII hash key, which hash_pii reads from the warehouse (the line above).
 -- Incremental (doc incremental_lineage): a run rebuilds the customers staged from its days.
 with
 
@@ -39,7 +41,7 @@ final as (
         customers.first_name,
         customers.last_name,
         customers.email,
-        customers.email as email_hash,  -- salted hash of the email (masking: hash)
+        customers.email as email_hash,  -- keyed hash of the email (masking: hash)
         customers.phone,
         addresses.city,
         addresses.state,

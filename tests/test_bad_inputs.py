@@ -224,17 +224,22 @@ def test_nul_bytes_are_quarantined(settings: Settings, wh, tmp_path: Path) -> No
     assert reasons(wh) == [(3, "NUL byte in line")]
 
 
-def test_a_10_mb_field_is_loaded_whole_as_delivered(settings: Settings, wh, tmp_path: Path) -> None:
+def test_a_10_mb_field_is_quarantined_whole_and_its_neighbours_loaded(
+    settings: Settings, wh, tmp_path: Path
+) -> None:
+    """No raw column holds more than 65,535 bytes (Redshift's varchar): such a line would fail
+    the whole day's COPY there, so it is quarantined, kept whole, with the reason."""
     big = b"v" * (10 << 20)
     ingest(
         settings,
         HEADER + GOOD + b"2,10,100," + big + b",2026-11-20T10:00:00Z\n" + GOOD.replace(b"1,", b"3,", 1),
         tmp_path,
     )
-    assert accounted(wh) == (3, 3, 0)
+    assert accounted(wh) == (3, 2, 1)
+    assert reasons(wh) == [(3, "field 4 is longer than 65,535 bytes: 10,485,760")]
     assert wh.execute(
-        "select length(action) from raw.user_interactions where interaction_id = '2'"
-    ).fetchone() == (len(big),)
+        "select length(raw_line) from raw.user_interactions_rejects where line_number = 3"
+    ).fetchone() == (len(b"2,10,100," + big + b",2026-11-20T10:00:00Z"),)
 
 
 def test_empty_lines_are_quarantined_and_counted(settings: Settings, wh, tmp_path: Path) -> None:

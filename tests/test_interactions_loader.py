@@ -342,3 +342,27 @@ def test_what_dead_writers_left_is_swept_by_the_next_write_once_old(
     ingest(settings, write_interactions_csv(tmp_path / "b.csv", DS, rows=300, seed=3).path)
     assert not old_tmp.exists() and not orphan.exists()
     assert young_tmp.exists()  # maybe another writer's, at work right now
+
+
+def test_a_part_whose_header_is_not_the_manifests_columns_is_not_loaded(
+    settings: Settings, wh, tmp_path: Path
+) -> None:
+    """The checksum only proves the part is the one the manifest lists; the header proves its
+    columns are the ones it names (a part with its columns swapped would load shifted values)."""
+    from loaders.errors import LoaderError
+    from loaders.load import load_day
+
+    ingest(settings, write_interactions_csv(tmp_path / "a.csv", DS, rows=200).path)
+    lake = Lake.from_url(settings.lake_url)
+    prefix = f"raw/interactions/user_interactions/ds={DS}"
+    manifest = json.loads(lake.local_path(f"{prefix}/_manifest.json").read_text())
+    part = lake.local_path(f"{prefix}/{manifest['parts'][0]['key']}")
+    lines = gzip.decompress(part.read_bytes()).split(b"\n", 1)
+    swapped = gzip.compress(b"user_id,interaction_id,product_id,action,timestamp\n" + lines[1])
+    part.write_bytes(swapped)
+    manifest["parts"][0].update(sha256=hashlib.sha256(swapped).hexdigest(), bytes=len(swapped))
+    lake.local_path(f"{prefix}/_manifest.json").write_text(json.dumps(manifest))
+    before = wh.execute("select count(*), max(load_id) from raw.load_audit").fetchone()
+    with pytest.raises(LoaderError, match="header"):
+        load_day(lake, settings.warehouse, "interactions", "user_interactions", DS)
+    assert wh.execute("select count(*), max(load_id) from raw.load_audit").fetchone() == before

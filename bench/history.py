@@ -38,12 +38,13 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from loaders import local_stack, pii_key  # noqa: E402
+from loaders.catalog import SHOP_TABLES  # noqa: E402
 from loaders.config import Settings  # noqa: E402
 from loaders.interactions import ingest_interactions  # noqa: E402
 from loaders.lake import Lake  # noqa: E402
 from loaders.load import load_day  # noqa: E402
 from loaders.sample_data import ShopScale, advance_shop, generate_shop, write_interactions_csv  # noqa: E402
-from loaders.shop import SHOP_TABLES, extract_table  # noqa: E402
+from loaders.shop import extract_table  # noqa: E402
 
 BIN = Path(sys.executable).parent
 REDELIVERED_SHARE = 0.002  # of a day's rows, delivered again the next day

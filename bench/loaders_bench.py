@@ -45,10 +45,10 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loaders import interactions, local_stack
+from loaders.catalog import SHOP_TABLES
 from loaders.config import Settings
 from loaders.csv_blocks import BlockValidator, copy_text
 from loaders.sample_data import write_interactions_csv
-from loaders.shop import SHOP_TABLES
 
 DS = "2026-11-20"
 
@@ -73,7 +73,8 @@ import json, sys, time
 from loaders.config import PostgresTarget
 from loaders.lake import Lake
 from loaders.load import load_day
-from loaders.shop import SHOP_TABLES, extract_table
+from loaders.shop import extract_table
+from loaders.catalog import SHOP_TABLES
 shop, wh = PostgresTarget(**json.loads(sys.argv[1])), PostgresTarget(**json.loads(sys.argv[2]))
 lake = Lake.from_url(sys.argv[3])
 start = time.perf_counter()

@@ -239,7 +239,8 @@ def _load(settings, lake, source: str, table: str, ds: str):
 @task
 def extract(table: str, ds: str | None = None, params: dict | None = None) -> dict[str, Any]:
     """Extract the day's rows of one shop table into the lake."""
-    from loaders.shop import extract_table, table_named
+    from loaders.catalog import table_named
+    from loaders.shop import extract_table
 
     settings = _settings()
     full = bool((params or {}).get("full_extract"))

@@ -246,7 +246,7 @@ def _down(settings: Settings, args: argparse.Namespace) -> None:
 
 def _generate(settings: Settings, args: argparse.Namespace) -> None:
     from loaders import sample_data
-    from loaders.interactions import validate_ds
+    from loaders.days import validate_ds
     from loaders.warehouse import connect
 
     ds = validate_ds(args.ds)
@@ -262,7 +262,8 @@ def _generate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _interactions(settings: Settings, args: argparse.Namespace) -> None:
-    from loaders.interactions import ingest_interactions, validate_ds
+    from loaders.days import validate_ds
+    from loaders.interactions import ingest_interactions
     from loaders.lake import Lake
 
     ds = validate_ds(args.ds)
@@ -285,16 +286,17 @@ def _interactions(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _shop_tables(name: str) -> list[str]:
-    from loaders.shop import SHOP_TABLES, table_named
+    from loaders.catalog import SHOP_TABLES, table_named
 
     return list(SHOP_TABLES) if name == "all" else [table_named(name).name]
 
 
 def _extract(settings: Settings, args: argparse.Namespace) -> None:
-    from loaders.interactions import validate_ds
+    from loaders.catalog import table_named
+    from loaders.days import validate_ds
     from loaders.lake import Lake
     from loaders.load import load_day
-    from loaders.shop import extract_table, table_named
+    from loaders.shop import extract_table
 
     ds = validate_ds(args.ds)
     lake = Lake.from_url(settings.lake_url)
@@ -308,7 +310,7 @@ def _extract(settings: Settings, args: argparse.Namespace) -> None:
 
 def _load(settings: Settings, args: argparse.Namespace) -> None:
     from loaders import interactions
-    from loaders.interactions import validate_ds
+    from loaders.days import validate_ds
     from loaders.lake import Lake
     from loaders.load import load_day
 
@@ -359,8 +361,9 @@ def _load_redshift(settings: Settings, lake, source: str, table: str, ds: str):
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> None:
-    from loaders.interactions import TABLE, validate_ds
-    from loaders.shop import SHOP_TABLES
+    from loaders.catalog import SHOP_TABLES
+    from loaders.days import validate_ds
+    from loaders.interactions import TABLE
     from loaders.summary import print_status
 
     if args.ds is not None:
@@ -372,7 +375,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _summary(settings: Settings, args: argparse.Namespace) -> None:
-    from loaders.interactions import validate_ds
+    from loaders.days import validate_ds
     from loaders.summary import print_summary
 
     print_summary(settings, validate_ds(args.ds))
@@ -380,9 +383,9 @@ def _summary(settings: Settings, args: argparse.Namespace) -> None:
 
 def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
     from loaders import interactions, warehouse
+    from loaders.catalog import SHOP_TABLES
     from loaders.lake import Lake
     from loaders.reconcile import reconcile_day
-    from loaders.shop import SHOP_TABLES
 
     ds = interactions.validate_ds(args.ds)
     lake = Lake.from_url(settings.lake_url)

@@ -2,13 +2,17 @@
 
 Every setting has a local default (the embedded PostgreSQL on 127.0.0.1:55432 and a lake folder
 under ``.local/``) and an environment-variable override, so the same code points at a real
-PostgreSQL, Redshift or S3. Nothing else in the package reads ``os.environ``.
+PostgreSQL, Redshift or S3. The few variables read elsewhere belong to one part each: the
+S3 endpoint and encryption (``lake.py``), the failpoints of the fault tests (``failpoints.py``),
+and, outside the package, the DAG's Airflow settings.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +34,24 @@ SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # The PII hash key a local warehouse gets when PII_HASH_KEY is unset: public, so refused by
 # Redshift and dbt's prod target (loaders/pii_key.py, dbt macro check_pii_hash_key).
 LOCAL_PII_HASH_KEY = "local-dev-pii-key-not-a-secret"
+
+
+def psql_binary(env: Mapping[str, str] | None = None) -> str:
+    """The ``psql`` the shop extract runs: ``PSQL`` if set, else one on ``PATH``, else the one
+    in the ``pgserver`` wheel of the local stack (a development install)."""
+    env = os.environ if env is None else env
+    if configured := env.get("PSQL", "").strip():
+        if not (os.path.isfile(configured) and os.access(configured, os.X_OK)):
+            raise LoaderError(f"PSQL={configured!r} is not an executable file; point it at a psql binary")
+        return configured
+    if found := shutil.which("psql", path=env.get("PATH")):
+        return found
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.submodule_search_locations:
+        bundled = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / "psql"
+        if bundled.is_file():
+            return str(bundled)
+    raise LoaderError("no psql found: install the PostgreSQL client (psql) or set PSQL=/path/to/psql")
 
 
 def drop_file_name(ds: str) -> str:

@@ -36,19 +36,20 @@ import psycopg
 from psycopg import sql
 
 from loaders import failpoints, warehouse
+from loaders.catalog import INTERACTIONS
 from loaders.config import PostgresTarget
 from loaders.csv_blocks import BlockValidator, Reject, copy_text, reason_kind, reject_text
 from loaders.day_guard import DEFAULT_MAX_REJECT_FRACTION, DayGuard
+from loaders.days import day_prefix, validate_ds
 from loaders.errors import BadInputError, LoaderError
-from loaders.lake import DayWriter, Lake, day_prefix
+from loaders.lake import DayWriter, Lake
 from loaders.reconcile import commit_day, first_line, reconcile_day
 from loaders.streams import GzipPart, ThreadedSink
 
 log = logging.getLogger(__name__)
 
-SOURCE = "interactions"
-TABLE = "user_interactions"
-COLUMNS = ("interaction_id", "user_id", "product_id", "action", "timestamp")
+SOURCE, TABLE = INTERACTIONS.source, INTERACTIONS.name
+COLUMNS = tuple(INTERACTIONS.column_names)
 BLOCK_SIZE = 1 << 20
 MAX_LINE_BYTES = 64 << 20
 MAX_HEADER_BYTES = 64 << 10
@@ -72,23 +73,6 @@ class IngestResult:
     @property
     def rows_per_second(self) -> float:
         return self.rows_read / self.seconds if self.seconds else 0.0
-
-
-FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
-
-
-def validate_ds(ds: str) -> str:
-    try:
-        parsed = dt.date.fromisoformat(ds)
-    except (TypeError, ValueError):
-        parsed = None
-    if parsed is None or parsed.isoformat() != ds:
-        raise LoaderError(f"--ds {ds!r} is not a day: use YYYY-MM-DD, e.g. 2026-11-20")
-    if not FIRST_DAY <= parsed <= LAST_DAY:
-        raise LoaderError(
-            f"--ds {ds!r} is not a day this pipeline loads: give one from {FIRST_DAY} to {LAST_DAY}"
-        )
-    return ds
 
 
 def ingest_interactions(

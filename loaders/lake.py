@@ -58,10 +58,6 @@ _VERSIONED_NAME = re.compile(rf"^(?:_manifest|.+)-({_VERSION})(?:\..*)?$")
 _VERSION_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
-def day_prefix(source: str, table: str, ds: str) -> str:
-    return f"raw/{source}/{table}/ds={ds}"
-
-
 def new_version(after: str | None = None) -> str:
     """A version token that sorts after ``after`` (the version being replaced), whatever the clock."""
     now = dt.datetime.now(dt.UTC)

@@ -8,7 +8,8 @@ or repeated load leaves exactly one copy of the day, or the previous one. After 
 lake version it replaced is retired.
 
 The Redshift path (``loaders.redshift``) takes the same manifest and issues ``COPY ... FROM
-'s3://...'`` instead; ``load_day`` picks it when the warehouse is Redshift.
+'s3://...'`` instead; the caller picks the path (``loaders.cli`` and the DAG, by
+``WAREHOUSE_KIND``).
 """
 
 from __future__ import annotations
@@ -19,44 +20,22 @@ import io
 import logging
 import time
 from contextlib import suppress
-from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from loaders import failpoints, interactions, warehouse
+from loaders import failpoints, warehouse
+from loaders.catalog import raw_columns
 from loaders.config import PostgresTarget
+from loaders.days import day_prefix, validate_ds
 from loaders.errors import BadInputError, LoaderError
-from loaders.interactions import validate_ds
-from loaders.lake import Lake, day_prefix
-from loaders.manifest import Manifest, Part
+from loaders.lake import Lake
+from loaders.manifest import Manifest, Part, check_manifest
 from loaders.reconcile import first_line
-from loaders.shop import SHOP_TABLES
+from loaders.results import LoadResult
 from loaders.streams import ThreadedSink, gunzip_verified
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LoadResult:
-    source: str
-    table: str
-    ds: str
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    bytes_read: int = 0
-    seconds: float = 0.0
-    load_id: int | None = None
-
-
-def raw_columns(source: str, table: str) -> list[tuple[str, str]]:
-    """The columns (name, type) of a raw table, lineage columns excluded."""
-    if source == "shop" and table in SHOP_TABLES:
-        return list(SHOP_TABLES[table].columns)
-    if source == interactions.SOURCE and table == interactions.TABLE:
-        return [(c, "text") for c in interactions.COLUMNS]
-    raise BadInputError(f"no raw table is defined for {source}/{table}")
 
 
 def raw_table_ddl(schema: str, table: str, columns: list[tuple[str, str]]) -> sql.Composed:
@@ -76,12 +55,6 @@ def raw_table_ddl(schema: str, table: str, columns: list[tuple[str, str]]) -> sq
             sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in columns
         ),
     )
-
-
-def check_manifest(document: object, source: str, table: str, ds: str, where: str) -> Manifest:
-    """Refuse a manifest that does not describe this day of this table, in a loadable form."""
-    expected = [name for name, _ in raw_columns(source, table)]
-    return Manifest.parse(document, where, source=source, table=table, ds=ds, columns=expected)
 
 
 def load_day(

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from loaders.catalog import raw_columns
 from loaders.errors import BadInputError
 
 _OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
@@ -136,3 +137,9 @@ def _part(entry: Any, label: str, problems: list[str]) -> Part | None:
         problems.append(f"{label} has a sha256 that is not one")
         return None
     return Part(key=key, rows=rows, bytes=size, sha256=sha)
+
+
+def check_manifest(document: object, source: str, table: str, ds: str, where: str) -> Manifest:
+    """Refuse a manifest that does not describe this day of this raw table, in a loadable form."""
+    expected = [name for name, _ in raw_columns(source, table)]
+    return Manifest.parse(document, where, source=source, table=table, ds=ds, columns=expected)

@@ -26,8 +26,9 @@ import psycopg
 from psycopg import sql
 
 from loaders import failpoints, warehouse
+from loaders.days import day_prefix
 from loaders.errors import LoaderError
-from loaders.lake import DayWriter, Lake, day_prefix
+from loaders.lake import DayWriter, Lake
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from loaders.catalog import raw_columns
+from loaders.days import day_prefix, validate_ds
 from loaders.errors import LoaderError
-from loaders.interactions import validate_ds
-from loaders.lake import S3Lake, day_prefix
-from loaders.load import LoadResult, check_manifest, raw_columns
+from loaders.lake import S3Lake
+from loaders.manifest import check_manifest
+from loaders.results import LoadResult
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +55,6 @@ class RedshiftCopyOptions:
         if self.region:
             options.append(f"region '{_literal(self.region)}'")
         return " ".join(options)
-
-    def parquet(self) -> str:
-        """COPY of Parquet accepts few options (no MAXERROR, no REGION, no header handling) and
-        maps columns by position, so the staging table must match the files' column order."""
-        return f"iam_role '{_literal(self.iam_role)}' format as parquet"
 
 
 def base_ddl(schema: str) -> list[str]:
@@ -115,8 +112,6 @@ def load_statements(
         location = _s3_location(lake, prefix, part["key"])
         if fmt == "csv.gz":
             statements.append(f"copy {stage} ({names}) from '{_literal(location)}' {options.csv_gzip()}")
-        elif fmt == "parquet":
-            statements.append(f"copy {stage} from '{_literal(location)}' {options.parquet()}")
         else:
             raise LoaderError(f"{lake.uri(prefix)}: cannot COPY format {fmt!r} into Redshift")
     statements += [

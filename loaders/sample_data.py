@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 
 from loaders.config import PostgresTarget
+from loaders.days import day_bounds
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +173,6 @@ class InteractionsFile:
     path: Path
     lines: int  # data lines, header excluded
     bytes: int
-
-
-def day_bounds(ds: str) -> tuple[dt.datetime, dt.datetime]:
-    day = dt.date.fromisoformat(ds)
-    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-    return start, start + dt.timedelta(days=1)
 
 
 # --- interactions CSV ------------------------------------------------------------------------

@@ -1,18 +1,19 @@
 """Extracts of the shop's PostgreSQL database into the lake, one table and one day at a time.
 
-What is extracted is declared once, in ``SHOP_TABLES``: the columns (and their types, which the
+What is extracted is declared once, in ``loaders/catalog.py``: the columns (and their types, which the
 raw tables reuse) and how a day is chosen. A table with a ``changed_at`` column is extracted
 incrementally: the rows changed during the day (``--full`` takes every row changed up to the
 end of the day, for a first load). A table without one is a full snapshot every day.
 
-Rows stream out of PostgreSQL with ``COPY (select ...) TO STDOUT`` (run by ``psql``, shipped in
-the pgserver wheel) in a read-only, repeatable-read transaction, through gzip into a new version of ``raw/shop/<table>/ds=<day>/`` (``part-00000-<version>.csv.gz``)
+Rows stream out of PostgreSQL with ``COPY (select ...) TO STDOUT`` (run by ``psql``: ``PSQL``,
+or the one on ``PATH``) in a read-only, repeatable-read transaction, through gzip into a new
+version of ``raw/shop/<table>/ds=<day>/`` (``part-00000-<version>.csv.gz``)
 published by its ``_manifest.json`` (rows, bytes, sha256, columns, window); the version before
 stays until raw has loaded the new one (``loaders/reconcile.py``). No table is held in memory.
 
 Why CSV+gzip rather than Parquet: PostgreSQL emits and ingests CSV natively, so extract and
 load are pure byte streams with no per-row conversion in Python, and Redshift's
-``COPY ... CSV GZIP`` accepts every safety option (``bench/loaders_bench.py`` measures both).
+``COPY ... CSV GZIP`` accepts every safety option Parquet COPY lacks.
 """
 
 from __future__ import annotations
@@ -28,79 +29,17 @@ from dataclasses import dataclass, field
 from psycopg import sql
 
 from loaders import failpoints, warehouse
-from loaders.config import PostgresTarget
+from loaders.catalog import RawTable
+from loaders.config import PostgresTarget, psql_binary
+from loaders.days import day_bounds, day_prefix, validate_ds
 from loaders.errors import BadInputError, LoaderError
-from loaders.interactions import validate_ds
-from loaders.lake import Lake, day_prefix
-from loaders.local_stack import psql_path
-from loaders.sample_data import day_bounds
+from loaders.lake import Lake
 from loaders.streams import GzipPart
 
 log = logging.getLogger(__name__)
 
 SOURCE = "shop"
 PROGRESS_EVERY_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class ShopTable:
-    name: str
-    key: str
-    columns: tuple[tuple[str, str], ...]  # (name, PostgreSQL type)
-    changed_at: str | None = None  # None: a full snapshot every day
-
-    @property
-    def column_names(self) -> list[str]:
-        return [name for name, _ in self.columns]
-
-    @property
-    def mode(self) -> str:
-        return "incremental" if self.changed_at else "snapshot"
-
-
-SHOP_TABLES: dict[str, ShopTable] = {
-    t.name: t
-    for t in (
-        ShopTable(
-            "customers",
-            key="customer_id",
-            columns=(
-                ("customer_id", "bigint"), ("first_name", "text"), ("last_name", "text"),
-                ("email", "text"), ("phone", "text"), ("address", "text"),
-                ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
-            ),
-            changed_at="updated_at",
-        ),
-        ShopTable(
-            "products",
-            key="product_id",
-            columns=(
-                ("product_id", "bigint"), ("sku", "text"), ("name", "text"), ("category", "text"),
-                ("price", "numeric(10,2)"), ("is_active", "boolean"),
-                ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
-            ),
-        ),
-        ShopTable(
-            "orders",
-            key="order_id",
-            columns=(
-                ("order_id", "bigint"), ("customer_id", "bigint"), ("status", "text"),
-                ("quantity", "integer"), ("ordered_at", "timestamptz"), ("updated_at", "timestamptz"),
-            ),
-            changed_at="updated_at",
-        ),
-        ShopTable(
-            "sales",
-            key="sale_id",
-            columns=(
-                ("sale_id", "bigint"), ("order_id", "bigint"), ("product_id", "bigint"),
-                ("quantity", "integer"), ("unit_price", "numeric(10,2)"), ("discount", "numeric(10,2)"),
-                ("sold_at", "timestamptz"), ("updated_at", "timestamptz"),
-            ),
-            changed_at="updated_at",
-        ),
-    )
-}  # fmt: skip
 
 
 @dataclass
@@ -115,15 +54,8 @@ class ExtractResult:
     window: dict[str, str] = field(default_factory=dict)
 
 
-def table_named(name: str) -> ShopTable:
-    try:
-        return SHOP_TABLES[name]
-    except KeyError:
-        raise BadInputError(f"unknown shop table {name!r}; choose from {', '.join(SHOP_TABLES)}") from None
-
-
 def extract_table(
-    shop: PostgresTarget, lake: Lake, table: ShopTable, ds: str, *, full: bool = False
+    shop: PostgresTarget, lake: Lake, table: RawTable, ds: str, *, full: bool = False
 ) -> ExtractResult:
     """Extract day ``ds`` of ``table`` from the shop database into the lake."""
     validate_ds(ds)
@@ -226,7 +158,7 @@ def _stream_copy_out(
         "PGOPTIONS": "-c timezone=UTC -c datestyle=ISO", "PGAPPNAME": "loaders-extract",
     }  # fmt: skip
     process = subprocess.Popen(
-        [str(psql_path()), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+        [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )  # fmt: skip
     assert process.stdin and process.stdout and process.stderr
@@ -255,7 +187,7 @@ def _stream_copy_out(
     return int(match.group(1)), total
 
 
-def _check_source_columns(conn, table: ShopTable) -> None:
+def _check_source_columns(conn, table: RawTable) -> None:
     found = [
         name
         for (name,) in conn.execute(

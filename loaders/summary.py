@@ -5,10 +5,10 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from loaders import local_stack, warehouse
-from loaders.config import Settings
+from loaders import warehouse
+from loaders.config import Settings, psql_binary
+from loaders.days import day_prefix
 from loaders.errors import LoaderError
-from loaders.lake import day_prefix
 
 LAYERS = (
     ("raw.customers", "raw.customers", "_ds"),
@@ -90,7 +90,7 @@ def print_summary(settings: Settings, ds: str) -> None:
             print(f"  rejected by {who}: {text}")
     lake_day = settings.lake_url.rstrip("/") + "/" + day_prefix("interactions", "user_interactions", ds)
     docs = settings.lake_url.rstrip("/") + "/docs/index.html"
-    psql = local_stack.psql_path()
+    psql = psql_binary()
     print("\n== where things are")
     print(
         f"  lake       {lake_day}/  (_manifest.json names the published version: part-*-<version>.csv.gz, rejects-<version>.csv.gz)"

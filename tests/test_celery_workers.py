@@ -25,12 +25,13 @@ import pytest
 from psycopg import sql
 
 from loaders import local_stack
+from loaders.catalog import SHOP_TABLES
 from loaders.config import Settings
 from loaders.interactions import ingest_interactions
 from loaders.lake import Lake
 from loaders.load import load_day
 from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
-from loaders.shop import SHOP_TABLES, extract_table
+from loaders.shop import extract_table
 from scripts.airflow_local import AIRFLOW, COMPONENTS, DAG_ID, LocalAirflow
 from tests.conftest import PROJECT_DIR, env_for, free_port, run_dbt
 from tests.reference import expected_from_csv

@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from loaders.config import Settings
-from loaders.lake import Lake, day_prefix
+from loaders.days import day_prefix
+from loaders.lake import Lake
 from loaders.load import load_day
 from loaders.sample_data import write_interactions_csv
 from tests.conftest import PROJECT_DIR, env_for

@@ -18,12 +18,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from loaders.catalog import SHOP_TABLES
 from loaders.config import Settings
 from loaders.interactions import ingest_interactions
 from loaders.lake import Lake
 from loaders.load import load_day
 from loaders.sample_data import ShopScale, advance_shop, generate_shop, write_interactions_csv
-from loaders.shop import SHOP_TABLES, extract_table
+from loaders.shop import extract_table
 from tests.conftest import fresh_warehouse, run_dbt
 
 pytestmark = pytest.mark.dbt

@@ -25,7 +25,8 @@ import pytest
 
 from loaders import local_stack
 from loaders.config import Settings
-from loaders.lake import Lake, day_prefix, version_of
+from loaders.days import day_prefix
+from loaders.lake import Lake, version_of
 from loaders.sample_data import write_interactions_csv
 from tests.conftest import PROJECT_DIR, env_for, run_dbt
 from tests.reference import expected_from_csv

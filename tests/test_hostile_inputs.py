@@ -39,12 +39,13 @@ import pytest
 from psycopg import sql
 
 from loaders import local_stack
+from loaders.catalog import SHOP_TABLES
 from loaders.config import Settings
 from loaders.interactions import ingest_interactions
 from loaders.lake import Lake
 from loaders.load import load_day
 from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
-from loaders.shop import SHOP_TABLES, extract_table
+from loaders.shop import extract_table
 from tests.conftest import PROJECT_DIR, env_for, fresh_warehouse
 
 pytestmark = pytest.mark.hostile

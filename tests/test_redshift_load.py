@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlglot
 
+from loaders.catalog import SHOP_TABLES
 from loaders.lake import S3Lake
 from loaders.redshift import RedshiftCopyOptions, base_ddl, load_statements, raw_table_ddl
-from loaders.shop import SHOP_TABLES
 
 ROLE = "arn:aws:iam::123456789012:role/redshift-copy"
 LAKE = S3Lake("shop-lake", "prod", client=object())
@@ -53,21 +53,6 @@ def test_a_csv_gzip_day_is_copied_into_a_stage_then_swapped_with_its_audit_row()
         'from "orders__stage_20261120"',
         'drop table "orders__stage_20261120"',
     ]
-
-
-def test_parquet_parts_use_only_the_options_parquet_copy_accepts_and_no_column_list() -> None:
-    statements = load_statements(
-        LAKE, manifest(format="parquet", parts=[{"key": "part-0.parquet", "rows": 458}]), schema="raw",
-        source="shop", table="orders", ds="2026-11-20", load_id=7,
-        options=RedshiftCopyOptions(iam_role=ROLE, region="eu-west-1"),
-    )  # fmt: skip
-    copy = statements[1]
-    assert copy == (
-        'copy "orders__stage_20261120" from '
-        f"'s3://shop-lake/prod/raw/shop/orders/ds=2026-11-20/part-0.parquet' iam_role '{ROLE}' format as parquet"
-    )
-    for forbidden in ("maxerror", "region", "ignoreheader", "gzip", "timeformat"):
-        assert forbidden not in copy
 
 
 def test_the_region_option_is_added_for_csv_when_the_bucket_is_elsewhere() -> None:

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from loaders import lake as lake_module
+from loaders.catalog import SHOP_TABLES
 from loaders.config import Settings
 from loaders.errors import LoaderError, UnreachableError
 from loaders.interactions import ingest_interactions
 from loaders.lake import Lake, S3Lake
 from loaders.load import load_day
 from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
-from loaders.shop import SHOP_TABLES, extract_table
+from loaders.shop import extract_table
 from tests.conftest import BIN, free_port
 from tests.reference import expected_from_csv
 

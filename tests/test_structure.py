@@ -1,0 +1,48 @@
+"""The package's shape: loaders side by side, none leaning on another or on development tools.
+
+Read from the import statements themselves (module level and inside functions), so a new
+import that breaks the rule fails here, whatever the code does with it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "loaders"
+LOADERS = {"interactions", "shop", "load", "redshift"}
+DEVELOPMENT_ONLY = {"sample_data", "local_stack"}
+PRODUCTION = sorted(
+    p.stem for p in PACKAGE.glob("*.py") if p.stem not in DEVELOPMENT_ONLY | {"cli", "__main__", "__init__"}
+)
+
+
+def loaders_imported_by(module: str) -> set[str]:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "loaders":
+                found |= {alias.name for alias in node.names}
+            elif node.module.startswith("loaders."):
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("loaders.")}
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(LOADERS))
+def test_no_loader_imports_another_loader(module: str) -> None:
+    assert loaders_imported_by(module) & (LOADERS - {module}) == set()
+
+
+@pytest.mark.parametrize("module", PRODUCTION)
+def test_no_production_module_imports_the_sample_data_or_the_local_stack(module: str) -> None:
+    assert loaders_imported_by(module) & DEVELOPMENT_ONLY == set()
+
+
+def test_the_rule_is_checked_on_real_imports() -> None:
+    """The reader finds the imports the CLI is known to make (it may use everything)."""
+    assert {"interactions", "shop", "load", "local_stack", "sample_data"} <= loaders_imported_by("cli")

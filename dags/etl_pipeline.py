@@ -218,22 +218,14 @@ def _bad_data_fails_at_once(call, *args, **kwargs):
 
 
 def _load(settings, lake, source: str, table: str, ds: str):
-    if settings.warehouse_kind == "redshift":
+    from loaders.destination import load_landed_day
+
+    def redshift_connect():
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
 
-        from loaders.redshift import RedshiftCopyOptions, load_day_redshift
+        return RedshiftSQLHook(redshift_conn_id=WAREHOUSE_CONN_ID).get_conn()
 
-        options = RedshiftCopyOptions(settings.redshift_iam_role or "", settings.redshift_copy_region)
-        conn = RedshiftSQLHook(redshift_conn_id=WAREHOUSE_CONN_ID).get_conn()
-        try:
-            return load_day_redshift(
-                conn, lake, source, table, ds, options=options, schema=settings.raw_schema
-            )
-        finally:
-            conn.close()
-    from loaders.load import load_day
-
-    return load_day(lake, settings.warehouse, source, table, ds, raw_schema=settings.raw_schema)
+    return load_landed_day(settings, lake, source, table, ds, redshift_connect=redshift_connect)
 
 
 @task
@@ -262,24 +254,25 @@ def load(table: str, ds: str | None = None) -> dict[str, Any]:
 def land_interactions(ds: str | None = None, params: dict | None = None) -> dict[str, Any]:
     """Land the day's interactions CSV drop in the lake and raw.user_interactions (replacing a
     day already landed only with a plausibly whole one, unless the run's ``allow_shrink``)."""
+    from loaders.destination import one_pass_target
     from loaders.drop import Drop
     from loaders.interactions import ingest_interactions
 
     settings = _settings()
     lake = _lake(settings)
     s3_client = _s3_client() if settings.drop_url.startswith("s3://") else None
-    direct = settings.warehouse_kind == "postgres"  # on Redshift the day goes lake -> COPY FROM S3
+    direct = one_pass_target(settings)  # None on Redshift: the day goes lake -> COPY FROM S3
     result = _bad_data_fails_at_once(
         ingest_interactions,
         Drop(settings.drop_url).source(ds),
         ds,
         lake=lake,
-        warehouse_target=settings.warehouse if direct else None,
+        warehouse_target=direct,
         raw_schema=settings.raw_schema,
         allow_shrink=bool((params or {}).get("allow_shrink", False)),
         s3_client=s3_client,
     )
-    if not direct:
+    if direct is None:
         _bad_data_fails_at_once(_load, settings, lake, "interactions", "user_interactions", ds)
     return {
         "rows_read": result.rows_read,

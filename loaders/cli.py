@@ -263,20 +263,25 @@ def _generate(settings: Settings, args: argparse.Namespace) -> None:
 
 def _interactions(settings: Settings, args: argparse.Namespace) -> None:
     from loaders.days import validate_ds
+    from loaders.destination import load_landed_day, one_pass_target
     from loaders.interactions import ingest_interactions
     from loaders.lake import Lake
 
     ds = validate_ds(args.ds)
     path = args.file or settings.interactions_drop_file(ds)
+    lake = Lake.from_url(settings.lake_url)
+    one_pass = None if args.no_warehouse else one_pass_target(settings)
     result = ingest_interactions(
         path,
         ds,
-        lake=Lake.from_url(settings.lake_url),
-        warehouse_target=None if args.no_warehouse else settings.warehouse,
+        lake=lake,
+        warehouse_target=one_pass,
         raw_schema=settings.raw_schema,
         max_reject_fraction=args.max_reject_fraction,
         allow_shrink=args.allow_shrink,
     )
+    if one_pass is None and not args.no_warehouse:  # Redshift: from the lake, COPY FROM S3
+        load_landed_day(settings, lake, "interactions", "user_interactions", ds)
     reasons = ", ".join(f"{n} {reason}" for reason, n in result.rejects_by_reason.most_common())
     print(
         f"{result.ds}: {result.rows_read:,} rows read, {result.rows_loaded:,} loaded, "
@@ -294,8 +299,8 @@ def _shop_tables(name: str) -> list[str]:
 def _extract(settings: Settings, args: argparse.Namespace) -> None:
     from loaders.catalog import table_named
     from loaders.days import validate_ds
+    from loaders.destination import load_landed_day
     from loaders.lake import Lake
-    from loaders.load import load_day
     from loaders.shop import extract_table
 
     ds = validate_ds(args.ds)
@@ -304,15 +309,15 @@ def _extract(settings: Settings, args: argparse.Namespace) -> None:
         result = extract_table(settings.shop, lake, table_named(name), ds, full=args.full)
         print(f"shop.{name} {ds} ({result.mode}): {result.rows:,} rows -> {result.lake_uri}")
         if args.load:
-            loaded = load_day(lake, settings.warehouse, "shop", name, ds, raw_schema=settings.raw_schema)
+            loaded = load_landed_day(settings, lake, "shop", name, ds)
             print(f"raw.{name} {ds}: {loaded.rows_loaded:,} rows loaded")
 
 
 def _load(settings: Settings, args: argparse.Namespace) -> None:
     from loaders import interactions
     from loaders.days import validate_ds
+    from loaders.destination import load_landed_day
     from loaders.lake import Lake
-    from loaders.load import load_day
 
     ds = validate_ds(args.ds)
     lake = Lake.from_url(settings.lake_url)
@@ -323,41 +328,11 @@ def _load(settings: Settings, args: argparse.Namespace) -> None:
     else:
         raise LoaderError(f"the interactions source has one table, {interactions.TABLE}")
     for table in tables:
-        if settings.warehouse_kind == "redshift":
-            result = _load_redshift(settings, lake, args.source, table, ds)
-        else:
-            result = load_day(
-                lake, settings.warehouse, args.source, table, ds, raw_schema=settings.raw_schema
-            )
+        result = load_landed_day(settings, lake, args.source, table, ds)
         print(
             f"raw.{table} {ds}: {result.rows_read:,} read, {result.rows_loaded:,} loaded, "
             f"{result.rows_rejected:,} rejected; {result.seconds:.2f}s"
         )
-
-
-def _load_redshift(settings: Settings, lake, source: str, table: str, ds: str):
-    """WAREHOUSE_KIND=redshift: COPY from S3 into Redshift, over redshift_connector."""
-    if not settings.redshift_iam_role:
-        raise LoaderError(
-            "WAREHOUSE_KIND=redshift needs REDSHIFT_IAM_ROLE (the role Redshift assumes to read S3)"
-        )
-    import redshift_connector
-
-    from loaders.redshift import RedshiftCopyOptions, load_day_redshift
-
-    target = settings.warehouse
-    try:
-        conn = redshift_connector.connect(
-            host=target.host, port=target.port, user=target.user, password=target.password, database=target.dbname,
-            timeout=30,
-        )  # fmt: skip
-    except Exception as err:
-        raise LoaderError(
-            f"cannot reach Redshift at {target.describe()} ({err}); check WAREHOUSE_*"
-        ) from None
-    with conn:
-        options = RedshiftCopyOptions(settings.redshift_iam_role, settings.redshift_copy_region)
-        return load_day_redshift(conn, lake, source, table, ds, options=options, schema=settings.raw_schema)
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> None:

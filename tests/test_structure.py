@@ -45,4 +45,15 @@ def test_no_production_module_imports_the_sample_data_or_the_local_stack(module:
 
 def test_the_rule_is_checked_on_real_imports() -> None:
     """The reader finds the imports the CLI is known to make (it may use everything)."""
-    assert {"interactions", "shop", "load", "local_stack", "sample_data"} <= loaders_imported_by("cli")
+    assert {"interactions", "shop", "destination", "local_stack", "sample_data"} <= loaders_imported_by("cli")
+
+
+def test_one_place_decides_between_postgres_and_redshift_loads() -> None:
+    root = PACKAGE.parent
+    deciding = sorted(
+        str(p.relative_to(root))
+        for p in [*PACKAGE.glob("*.py"), *(root / "dags").glob("*.py")]
+        if "warehouse_kind" in p.read_text()
+    )
+    # config reads it; pii_key installs its key where the warehouse is; destination routes loads
+    assert deciding == ["loaders/config.py", "loaders/destination.py", "loaders/pii_key.py"]

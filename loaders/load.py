@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from loaders import failpoints, warehouse
-from loaders.catalog import raw_columns
+from loaders.catalog import raw_table
 from loaders.config import PostgresTarget
 from loaders.days import day_prefix, validate_ds
 from loaders.errors import BadInputError, LoaderError
@@ -36,25 +36,6 @@ from loaders.results import LoadResult
 from loaders.streams import ThreadedSink, gunzip_verified
 
 log = logging.getLogger(__name__)
-
-
-def raw_table_ddl(schema: str, table: str, columns: list[tuple[str, str]]) -> sql.Composed:
-    return sql.SQL(
-        """
-        create table if not exists {table} (
-            {columns},
-            _ds date not null,
-            _source_file text not null,
-            _load_id bigint not null,
-            _loaded_at timestamptz not null default now()
-        ) partition by list (_ds)
-        """
-    ).format(
-        table=sql.Identifier(schema, table),
-        columns=sql.SQL(",\n").join(
-            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in columns
-        ),
-    )
 
 
 def load_day(
@@ -72,9 +53,7 @@ def load_day(
 
     with warehouse.connect(target) as conn:
         try:
-            warehouse.ensure_raw_schema(
-                conn, raw_schema, (table, raw_table_ddl(raw_schema, table, raw_columns(source, table)))
-            )
+            warehouse.ensure_raw_schema(conn, raw_schema, raw_table(source, table))
             warehouse.lock_day(conn, table, ds)
             result.load_id = warehouse.begin_audit(conn, raw_schema)
             into = warehouse.create_day_partition(conn, raw_schema, table, ds)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from loaders.catalog import INTERACTIONS, RawTable
 from loaders.config import PostgresTarget
 from loaders.errors import UnreachableError
 
@@ -41,18 +42,6 @@ create table if not exists {schema}.load_audit (
 create index if not exists load_audit_table_ds on {schema}.load_audit (table_name, ds);
 -- the lake version (loaders/lake.py) the load put in raw: how lake and raw are kept in step
 alter table {schema}.load_audit add column if not exists lake_version text;
-
-create table if not exists {schema}.user_interactions (
-    interaction_id  text,
-    user_id         text,
-    product_id      text,
-    action          text,
-    "timestamp"     text,
-    _ds             date not null,
-    _source_file    text not null,
-    _load_id        bigint not null,
-    _loaded_at      timestamptz not null default now()
-) partition by list (_ds);
 
 create table if not exists {schema}.user_interactions_rejects (
     _ds           date not null,
@@ -94,25 +83,43 @@ def connect(target: PostgresTarget, what: str = "warehouse") -> psycopg.Connecti
         ) from None
 
 
-def ensure_raw_schema(
-    conn: psycopg.Connection, schema: str = "raw", table: tuple[str, sql.Composable] | None = None
-) -> None:
-    """Create the raw schema, its shared tables and ``table`` (a name and its DDL) if missing, in
+def raw_table_ddl(schema: str, table: RawTable) -> sql.Composed:
+    """``raw.<table>``: the catalog's columns and the lineage, one list partition per day."""
+    return sql.SQL(
+        """
+        create table if not exists {table} (
+            {columns},
+            _ds date not null,
+            _source_file text not null,
+            _load_id bigint not null,
+            _loaded_at timestamptz not null default now()
+        ) partition by list (_ds)
+        """
+    ).format(
+        table=sql.Identifier(schema, table.name),
+        columns=sql.SQL(",\n").join(
+            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in table.columns
+        ),
+    )
+
+
+def ensure_raw_schema(conn: psycopg.Connection, schema: str = "raw", table: RawTable | None = None) -> None:
+    """Create the raw schema, its shared tables and ``table`` if missing, in
     a short transaction of its own: a load then holds only its own (table, day) lock, so loads
     of different tables run side by side. When everything exists (every load but the first) it
     only reads the catalog: DDL, even ``if not exists``, would lock tables other loads write."""
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("ensure_raw_schema must run before the load's transaction starts")
-    names = ["load_audit", "user_interactions", "user_interactions_rejects"]
-    names += [table[0]] if table else []
+    tables = [INTERACTIONS, *([table] if table and table != INTERACTIONS else [])]
+    names = ["load_audit", "user_interactions_rejects", *(t.name for t in tables)]
     with conn.transaction():
         if _raw_tables_exist(conn, schema, names):
             return
         # serialise concurrent first runs: "create ... if not exists" is not race-free on its own
         conn.execute("select pg_advisory_xact_lock(hashtext('loaders.ensure_raw_schema'))")
         conn.execute(sql.SQL(RAW_DDL).format(schema=sql.Identifier(schema)))  # type: ignore[arg-type]
-        if table is not None:
-            conn.execute(table[1])
+        for raw in tables:
+            conn.execute(raw_table_ddl(schema, raw))
 
 
 def _raw_tables_exist(conn: psycopg.Connection, schema: str, tables: list[str]) -> bool:

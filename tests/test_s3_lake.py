@@ -196,3 +196,16 @@ def test_the_command_line_lands_on_s3_with_credentials_from_the_environment(
     assert result.returncode == 0, result.stderr
     assert f"s3://{s3_bucket}/cli/{PREFIX}" in result.stdout
     assert len(keys(s3_client, s3_bucket, "cli/")) == 4  # manifest, staged manifest, part, rejects
+
+
+def test_a_write_of_a_day_aborts_the_multipart_uploads_a_dead_writer_left(
+    s3_client, s3_bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake.from_url(f"s3://{s3_bucket}", s3_client=s3_client)
+    left = s3_client.create_multipart_upload(Bucket=s3_bucket, Key=f"{PREFIX}/part-00000-dead.csv.gz")
+    monkeypatch.setattr(lake_module, "ABANDONED_AFTER_SECONDS", -1)  # every upload counts as old
+    ingest_interactions(
+        write_interactions_csv(tmp_path / "a.csv", DS, rows=200).path, DS, lake=lake, warehouse_target=None
+    )
+    uploads = s3_client.list_multipart_uploads(Bucket=s3_bucket, Prefix=PREFIX).get("Uploads", [])
+    assert left["UploadId"] not in [u["UploadId"] for u in uploads]

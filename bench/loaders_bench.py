@@ -139,6 +139,7 @@ def run(folder: Path, wh, shop, args: argparse.Namespace) -> None:
     peaks = []
     for i in range(args.runs):
         subprocess.run([*psql, "-c", "truncate bench_copy"], env=env, check=True)
+        settle(wh)
         start = time.perf_counter()
         subprocess.run(
             [*psql, "-c", f"\\copy bench_copy from '{csv_path}' (format csv, header)"], env=env, check=True
@@ -146,10 +147,12 @@ def run(folder: Path, wh, shop, args: argparse.Namespace) -> None:
         times["a"].append(time.perf_counter() - start)
 
         subprocess.run(drop_fair, env=env, check=True)
+        settle(wh)
         start = time.perf_counter()
         subprocess.run([*psql, "-v", "ON_ERROR_STOP=1", "-f", str(fair_script)], env=env, check=True)
         times["f"].append(time.perf_counter() - start)
 
+        settle(wh)
         report = run_python(INGEST, [str(csv_path), DS, target_json, lake_url], env)
         times["b"].append(report["seconds"])
         peaks.append(report["peak_mb"])
@@ -276,6 +279,22 @@ def print_table(title: str, rows: list[tuple[str, float, int, str]]) -> None:
     print()
 
 
+def settle(target, seconds: float = 20.0) -> None:
+    """Start each timed step on a quiet server: the dirty pages of the steps before written out
+    (each leaves ~100 MB that the kernel would flush during the next one) and no autovacuum
+    worker running (each run leaves a new 1M-row table that autovacuum analyzes)."""
+    os.sync()
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(target.conninfo(), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            busy = conn.execute(
+                "select count(*) from pg_stat_activity where backend_type = 'autovacuum worker'"
+            ).fetchone()[0]
+            if not busy:
+                return
+            time.sleep(0.05)
+
+
 def naive_load(csv_path: Path, wh) -> float:
     import pandas as pd
     from sqlalchemy import create_engine
@@ -326,6 +345,7 @@ def sales(folder: Path, wh, shop, args: argparse.Namespace, env: dict) -> None:
     times: dict[str, list[float]] = {k: [] for k in ("out", "in", "in_fair", "pipe", "extract", "load")}
 
     def timed(key: str, *commands: list[str]) -> None:
+        settle(wh)
         start = time.perf_counter()
         for command in commands:
             subprocess.run(command, env=env, check=True)
@@ -340,6 +360,7 @@ def sales(folder: Path, wh, shop, args: argparse.Namespace, env: dict) -> None:
         subprocess.run(drop_fair, env=env, check=True)
         timed("in_fair", [*wh_psql, "-v", "ON_ERROR_STOP=1", "-f", str(fair_script)])
         subprocess.run(truncate, env=env, check=True)
+        settle(wh)
         start = time.perf_counter()
         out = subprocess.Popen(
             [*shop_psql, "-c", "\\copy (select * from sales) to stdout (format csv)"],
@@ -354,6 +375,7 @@ def sales(folder: Path, wh, shop, args: argparse.Namespace, env: dict) -> None:
         )
         out.wait()
         times["pipe"].append(time.perf_counter() - start)
+        settle(wh)
         ours = run_python(EXTRACT_LOAD, [shop_json, wh_json, (folder / "lake").as_uri(), DS], env)
         times["extract"].append(ours["extract_seconds"])
         times["load"].append(ours["load_seconds"])

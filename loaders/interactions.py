@@ -366,20 +366,10 @@ def _finish_warehouse_load(
 ) -> None:
     assert result.load_id is not None
     warehouse.swap_in_day_partition(conn, schema, TABLE, result.ds, result.source_file, result.load_id)
-    conn.execute(
-        sql.SQL("delete from {} where _ds = %s").format(sql.Identifier(schema, f"{TABLE}_rejects")),
-        (result.ds,),
-    )
-    with conn.cursor().copy(
-        sql.SQL("copy {} (_ds, _source_file, _load_id, line_number, raw_line, reason) from stdin").format(
-            sql.Identifier(schema, f"{TABLE}_rejects")
-        )
-    ) as copy:
-        for reject in rejects:
-            copy.write_row(
-                (result.ds, result.source_file, result.load_id, reject.line_number,
-                 reject_text(reject.raw), reject.reason)
-            )  # fmt: skip
+    warehouse.replace_rejects(
+        conn, schema, TABLE, result.ds, result.source_file, result.load_id,
+        ((r.line_number, reject_text(r.raw), r.reason) for r in rejects),
+    )  # fmt: skip
     warehouse.write_audit(
         conn,
         schema,

@@ -145,10 +145,9 @@ def _load_rejects(
     result: LoadResult,
 ) -> None:
     """Replace the day's rejects (none when the manifest lists none, so no old ones stay)."""
-    rejects = sql.Identifier(schema, f"{table}_rejects")
+    assert result.load_id is not None
     if manifest.rejects is None:
-        if _exists(conn, rejects):
-            conn.execute(sql.SQL("delete from {} where _ds = %s").format(rejects), (ds,))
+        warehouse.replace_rejects(conn, schema, table, ds, source_file, result.load_id, ())
         return
     key = f"{prefix}/{manifest.rejects.key}"
     try:
@@ -170,21 +169,10 @@ def _load_rejects(
             f"{lake.uri(key)} does not hold the manifest's {manifest.rows_rejected} rejects "
             "(line_number, reason, raw_line); land the day again"
         )
-    conn.execute(sql.SQL("delete from {} where _ds = %s").format(rejects), (ds,))
-    with conn.cursor().copy(
-        sql.SQL("copy {} (_ds, _source_file, _load_id, line_number, raw_line, reason) from stdin").format(
-            rejects
-        )
-    ) as copy:
-        for row in rows:
-            copy.write_row(
-                (ds, source_file, result.load_id, int(row["line_number"]), row["raw_line"], row["reason"])
-            )
-
-
-def _exists(conn: psycopg.Connection, name: sql.Identifier) -> bool:
-    row = conn.execute("select to_regclass(%s) is not null", (name.as_string(conn),)).fetchone()
-    return bool(row and row[0])
+    warehouse.replace_rejects(
+        conn, schema, table, ds, source_file, result.load_id,
+        ((int(row["line_number"]), row["raw_line"], row["reason"]) for row in rows),
+    )  # fmt: skip
 
 
 class _Counting:

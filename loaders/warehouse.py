@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg
@@ -11,7 +12,7 @@ from psycopg import sql
 
 from loaders.catalog import INTERACTIONS, RawTable
 from loaders.config import PostgresTarget
-from loaders.errors import UnreachableError
+from loaders.errors import BadInputError, UnreachableError
 
 log = logging.getLogger(__name__)
 
@@ -257,3 +258,33 @@ def swap_in_day_partition(
             ds=sql.Literal(ds),
         )
     )
+
+
+def replace_rejects(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    ds: str,
+    source_file: str,
+    load_id: int,
+    rejects: Iterable[tuple[int, str, str]],
+) -> None:
+    """Replace the day's quarantined lines of ``raw.<table>_rejects`` by ``rejects`` (line
+    number, raw text, reason), inside the load's transaction. A table without a rejects table
+    (the shop extracts) is left alone."""
+    name = sql.Identifier(schema, f"{table}_rejects")
+    exists = conn.execute("select to_regclass(%s) is not null", (name.as_string(conn),)).fetchone()
+    if not (exists and exists[0]):
+        if any(True for _ in rejects):
+            raise BadInputError(
+                f"{schema}.{table} keeps no quarantined lines, yet this load has some; land the day again"
+            )
+        return
+    conn.execute(sql.SQL("delete from {} where _ds = %s").format(name), (ds,))
+    with conn.cursor().copy(
+        sql.SQL("copy {} (_ds, _source_file, _load_id, line_number, raw_line, reason) from stdin").format(
+            name
+        )
+    ) as copy:
+        for line_number, raw_line, reason in rejects:
+            copy.write_row((ds, source_file, load_id, line_number, raw_line, reason))

@@ -112,30 +112,37 @@ def ensure_raw_schema(conn: psycopg.Connection, schema: str = "raw", table: RawT
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("ensure_raw_schema must run before the load's transaction starts")
     tables = [INTERACTIONS, *([table] if table and table != INTERACTIONS else [])]
-    names = ["load_audit", "user_interactions_rejects", *(t.name for t in tables)]
+    shared = ["load_audit", "user_interactions_rejects"]
     with conn.transaction():
-        if _raw_tables_exist(conn, schema, names):
+        if not _missing_raw_tables(conn, schema, [*shared, *(t.name for t in tables)]):
             return
         # serialise concurrent first runs: "create ... if not exists" is not race-free on its own
         conn.execute("select pg_advisory_xact_lock(hashtext('loaders.ensure_raw_schema'))")
-        conn.execute(sql.SQL(RAW_DDL).format(schema=sql.Identifier(schema)))  # type: ignore[arg-type]
+        # look again (another load may have made them meanwhile), and run only the DDL that is
+        # needed: the shared DDL alters load_audit, which loads of other tables are writing
+        missing = _missing_raw_tables(conn, schema, [*shared, *(t.name for t in tables)])
+        if missing & set(shared):
+            conn.execute(sql.SQL(RAW_DDL).format(schema=sql.Identifier(schema)))  # type: ignore[arg-type]
         for raw in tables:
-            conn.execute(raw_table_ddl(schema, raw))
+            if raw.name in missing:
+                conn.execute(raw_table_ddl(schema, raw))
 
 
-def _raw_tables_exist(conn: psycopg.Connection, schema: str, tables: list[str]) -> bool:
-    row = conn.execute(
+def _missing_raw_tables(conn: psycopg.Connection, schema: str, tables: list[str]) -> set[str]:
+    """Which of ``tables`` the raw schema lacks (``load_audit`` counts as missing without its
+    ``lake_version`` column)."""
+    rows = conn.execute(
         """
-        select count(*) = cardinality(%(tables)s::text[])
-               and bool_or(c.relname = 'load_audit' and exists (
-                   select 1 from pg_attribute a
-                   where a.attrelid = c.oid and a.attname = 'lake_version' and not a.attisdropped))
+        select c.relname
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = %(schema)s and c.relname = any(%(tables)s::text[])
+          and (c.relname <> 'load_audit' or exists (
+              select 1 from pg_attribute a
+              where a.attrelid = c.oid and a.attname = 'lake_version' and not a.attisdropped))
         """,
         {"schema": schema, "tables": tables},
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return set(tables) - {name for (name,) in rows}
 
 
 def raw_version(conn: psycopg.Connection, schema: str, table: str, ds: str) -> str | None:

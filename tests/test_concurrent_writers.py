@@ -167,3 +167,25 @@ def test_a_load_waiting_on_one_table_does_not_hold_up_another_table(settings: Se
         blocker.rollback()
     _, err = sales.communicate(timeout=120)
     assert sales.returncode == 0, err
+
+
+def test_the_first_load_of_a_new_table_does_not_wait_for_loads_of_other_tables(
+    settings: Settings, wh
+) -> None:
+    """Creating a raw table the first time touches nothing another load holds: the shared DDL
+    (which alters load_audit) runs only when the shared tables are missing."""
+    env = env_for(settings)
+    run = [sys.executable, "-m", "loaders"]
+    for args in (["generate", "--ds", DS, "--rows", "100"], ["extract", "--ds", DS, "--full", "--table", "products"],
+                 ["interactions", "--ds", DS]):  # fmt: skip
+        done = subprocess.run(
+            [*run, *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    with psycopg.connect(settings.warehouse.conninfo()) as other_load:  # a load mid-transaction
+        other_load.execute("select count(*) from raw.load_audit")
+        first = subprocess.run([*run, "load", "--ds", DS, "--table", "products"], cwd=PROJECT_DIR, env=env,
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert first.returncode == 0, first.stderr
+        other_load.rollback()
+    assert wh.execute("select count(*) from raw.products").fetchone()[0] > 0

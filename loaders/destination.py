@@ -45,7 +45,7 @@ def load_landed_day(
         )
     from loaders.redshift import RedshiftCopyOptions, load_day_redshift
 
-    conn = (redshift_connect or (lambda: _connect_redshift(settings.warehouse)))()
+    conn = (redshift_connect or (lambda: connect_redshift(settings.warehouse)))()
     try:
         options = RedshiftCopyOptions(settings.redshift_iam_role, settings.redshift_copy_region)
         return load_day_redshift(conn, lake, source, table, ds, options=options, schema=settings.raw_schema)
@@ -53,7 +53,8 @@ def load_landed_day(
         conn.close()
 
 
-def _connect_redshift(target: PostgresTarget) -> Any:
+def connect_redshift(target: PostgresTarget) -> Any:
+    """A ``redshift_connector`` connection from ``WAREHOUSE_*`` (outside Airflow)."""
     import redshift_connector
 
     try:

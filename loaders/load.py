@@ -109,12 +109,7 @@ def _copy_part(
     conn: psycopg.Connection, lake: Lake, prefix: str, part: Part, statement: sql.Composed, result: LoadResult
 ) -> int:
     key = f"{prefix}/{part.key}"
-    try:
-        body = lake.open_read(key)
-    except FileNotFoundError:
-        raise BadInputError(
-            f"{lake.uri(key)} is listed in the manifest but missing; land the day again"
-        ) from None
+    body = _open_listed(lake, key)
     cursor = conn.cursor()
     # a thread of its own feeds the server while this one reads and decompresses
     with (
@@ -150,12 +145,7 @@ def _load_rejects(
         warehouse.replace_rejects(conn, schema, table, ds, source_file, result.load_id, ())
         return
     key = f"{prefix}/{manifest.rejects.key}"
-    try:
-        body = lake.open_read(key)
-    except FileNotFoundError:
-        raise BadInputError(
-            f"{lake.uri(key)} is listed in the manifest but missing; land the day again"
-        ) from None
+    body = _open_listed(lake, key)
     with body:
         text = b"".join(gunzip_verified(body, lake.uri(key), manifest.rejects.sha256)).decode(
             errors="replace"
@@ -173,6 +163,16 @@ def _load_rejects(
         conn, schema, table, ds, source_file, result.load_id,
         ((int(row["line_number"]), row["raw_line"], row["reason"]) for row in rows),
     )  # fmt: skip
+
+
+def _open_listed(lake: Lake, key: str):
+    """An object the manifest lists; its absence is the lake's fault, said in one line."""
+    try:
+        return lake.open_read(key)
+    except FileNotFoundError:
+        raise BadInputError(
+            f"{lake.uri(key)} is listed in the manifest but missing; land the day again"
+        ) from None
 
 
 class _Counting:

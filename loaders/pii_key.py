@@ -154,17 +154,9 @@ def install_from_settings(
     where = f"{KEY_RELATION} of {target.describe()}"
     if settings.warehouse_kind == "redshift":
         key = check_secret(settings.pii_hash_key)
-        import redshift_connector
+        from loaders.destination import connect_redshift
 
-        try:
-            conn = redshift_connector.connect(
-                host=target.host, port=target.port, user=target.user, password=target.password,
-                database=target.dbname, timeout=30,
-            )  # fmt: skip
-        except Exception as err:
-            raise LoaderError(
-                f"cannot reach Redshift at {target.describe()} ({err}); check WAREHOUSE_*"
-            ) from None
+        conn = connect_redshift(target)
         with conn:
             return install_hash_key(
                 conn, key, where=where, kind="redshift", replace=replace, transformer_role=transformer_role

@@ -15,6 +15,10 @@ metadata DB), so the loaders before it and the docs after it are not counted. Pr
 medians, the ratios to (a), and where (b)'s time goes (the producer task, and the tasks that
 mirror it). ``--modes`` picks some of them; each run's full log is kept in ``--logs``.
 
+Airflow's own floor is measured beside them: ``airflow dags test`` of a DAG of as many no-op
+Python tasks as the watcher runs after its producer, so the mirroring tasks can be compared
+with what Airflow itself costs per task in the same runner.
+
     python bench/dbt_stage.py [--rows 1000000] [--runs 2] [--modes plain,watcher,local]
 """
 
@@ -141,6 +145,8 @@ def run(settings: Settings, folder: Path, args: argparse.Namespace, modes: list[
             line.append(f"({mode}) {seconds[mode][-1]:.1f}s")
         print(f"  run {i + 1}: " + "   ".join(line), flush=True)
 
+    floor = airflow_floor(env, folder, int(parts[0]["mirror_tasks"])) if parts else None
+
     medians = {mode: statistics.median(values) for mode, values in seconds.items()}
     print("  medians: " + "   ".join(f"({m}) {s:.1f}s" for m, s in medians.items()))
     if "plain" in medians:
@@ -162,6 +168,17 @@ def run(settings: Settings, folder: Path, args: argparse.Namespace, modes: list[
             f"  watcher: producer task (the one dbt build) {producer:.1f}s, then {count} tasks mirroring "
             f"its results {mirrors:.1f}s ({1000 * mirrors / max(count, 1):.0f} ms each)"
         )
+        if "plain" in medians:
+            print(
+                f"  watcher - plain = {medians['watcher'] - medians['plain']:.1f}s of fixed cost: the producer's "
+                f"{producer - medians['plain']:+.1f}s over plain dbt, and the mirroring tasks"
+            )
+    if floor is not None:
+        count, span = floor
+        print(
+            f"  Airflow's floor: {count} no-op tasks under `airflow dags test` take {span:.1f}s "
+            f"({1000 * span / count:.0f} ms each), the same runner's cost per task with no work in it"
+        )
     print(f"  logs of the Airflow runs: {args.logs}")
 
 
@@ -176,6 +193,42 @@ def dags_test(env: dict[str, str], log: Path) -> None:
     if result.returncode != 0 or "state=success" not in text.split("DagRun Finished")[-1]:
         failed = [line for line in text.splitlines() if "failed for ds=" in line]
         sys.exit(f"the DAG run failed (log: {log}):\n" + "\n".join(failed or [text[-3000:]]))
+
+
+FLOOR_DAG = """
+import pendulum
+from airflow.sdk import DAG, task
+
+with DAG("bench_airflow_floor", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), schedule=None):
+    @task
+    def noop() -> None:
+        return None
+
+    previous = None
+    for i in range({count}):
+        current = noop.override(task_id=f"noop_{{i}}")()
+        if previous is not None:
+            previous >> current
+        previous = current
+"""
+
+
+def airflow_floor(env: dict[str, str], folder: Path, count: int) -> tuple[int, float]:
+    """Span of ``count`` no-op tasks run by ``airflow dags test`` (first start to last end)."""
+    dags = folder / "floor_dags"
+    dags.mkdir(exist_ok=True)
+    (dags / "bench_airflow_floor.py").write_text(FLOOR_DAG.format(count=count))
+    floor_env = env | {"AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
+    subprocess.run(
+        [str(BIN / "airflow"), "dags", "test", "bench_airflow_floor", DS],
+        env=floor_env, check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    with sqlite3.connect(folder / "airflow" / "airflow.db") as conn:
+        first, last = conn.execute(
+            "select min(julianday(start_date)), max(julianday(end_date)) from task_instance "
+            "where dag_id = 'bench_airflow_floor'"
+        ).fetchone()
+    return count, (last - first) * 86_400
 
 
 def dbt_stage(metadata_db: Path) -> dict[str, float]:

@@ -7,7 +7,7 @@ the dbt producer publishes as each dbt node ends) to print what a person follows
     extract  customers     2,000 rows (full)
     load     customers     2,000 rows, 0 rejected
     land     interactions  20,000 read, 19,962 loaded, 38 rejected
-    dbt      12 of 35 models built, 40 of 82 tests passed, 0 failed
+    dbt      12 of 35 models built, tests of 9 of 33 nodes passed, 0 failed
     ...
     DAG run  success in 41 s
 
@@ -50,22 +50,32 @@ def metadata_url() -> str:
 
 
 def dbt_totals() -> tuple[int, int]:
-    """Models (and snapshots) and tests of the project, from the manifest the DAG renders."""
+    """Models (and snapshots, seeds) of the project, and the nodes that have tests (models and
+    sources: the producer reports each one's tests as one verdict), from the manifest the DAG
+    renders."""
     try:
         nodes = json.loads(MANIFEST.read_text())["nodes"].values()
     except (OSError, ValueError, KeyError):
         return 0, 0
     kinds = Counter(node["resource_type"] for node in nodes)
-    return kinds["model"] + kinds["snapshot"] + kinds["seed"], kinds["test"]
+    tested = {
+        parent
+        for node in nodes
+        if node["resource_type"] == "test"
+        for parent in node.get("depends_on", {}).get("nodes", [])
+        if parent.split(".", 1)[0] in ("model", "snapshot", "seed", "source")
+    }
+    return kinds["model"] + kinds["snapshot"] + kinds["seed"], len(tested)
 
 
 @dataclass
 class Follower:
     """Reads one run's progress from the metadata DB and prints each new fact once.
 
-    dbt nodes: the producer publishes an XCom ``<kind>__<project>__<name>_dbt_event`` per node
-    as it ends (Cosmos ExecutionMode.WATCHER), whose ``status`` is dbt's (success, error,
-    skipped for models; pass, warn, fail, error for tests).
+    dbt nodes: the producer publishes an XCom ``<kind>__<project>__<name>_status`` per model (or
+    snapshot, seed) as it ends, ``{"status": "success" | "failed" | ...}``, and
+    ``<kind>__<project>__<name>_tests_status`` once all of a node's tests have ended, ``"pass"``
+    or ``"fail"`` (Cosmos ExecutionMode.WATCHER, the producer reading dbt's JSON log).
     """
 
     engine: Any
@@ -117,7 +127,7 @@ class Follower:
             nodes = conn.execute(
                 text(
                     "select key, value from xcom where dag_id = :dag and run_id = :run "
-                    "and task_id = :producer and key like '%\\_dbt\\_event' escape '\\'"
+                    "and task_id = :producer and key like '%\\_status' escape '\\'"
                 ),
                 {"dag": DAG_ID, "run": self.run_id, "producer": PRODUCER},
             ).all()
@@ -186,20 +196,18 @@ class Follower:
             status = _json(value)
             status = status.get("status") if isinstance(status, dict) else status
             kind = key.split("__", 1)[0]
-            if kind == "test" and status in ("pass", "warn"):
-                built["test passed"] += 1
-            elif kind == "test" and status in ("fail", "error"):
-                built["test failed"] += 1
+            if key.endswith("_tests_status"):
+                built["tests passed" if status == "pass" else "tests failed"] += 1
             elif kind in ("model", "snapshot", "seed") and status == "success":
                 built["model built"] += 1
-            elif kind in ("model", "snapshot", "seed") and status == "error":
+            elif kind in ("model", "snapshot", "seed") and status in ("failed", "error"):
                 built["model failed"] += 1
         now = time.monotonic()
         if nodes:
             line = (
                 f"  dbt      {built['model built']} of {self.models_total} models built, "
-                f"{built['test passed']} of {self.tests_total} tests passed, "
-                f"{built['model failed'] + built['test failed']} failed"
+                f"tests of {built['tests passed']} of {self.tests_total} nodes passed, "
+                f"{built['model failed'] + built['tests failed']} failed"
             )
             done = states.get(PRODUCER) in FINISHED
             if line != self.dbt_line and (done or now - self.dbt_line_at >= 3):

@@ -77,7 +77,7 @@ def test_a_late_file_is_waited_for_and_the_day_completes_once_it_lands(
     # progress by stage, not one line per task
     models, tests = dbt_totals()
     for expected in (r"extract +customers +200 rows", r"load +sales +\d+ rows", r"land +interactions +3,000 read",
-                     rf"dbt +{models} of {models} models built, {tests} of {tests} tests passed, 0 failed",
+                     rf"dbt +{models} of {models} models built, tests of {tests} of {tests} nodes passed, 0 failed",
                      r"wait +the day's interactions"):  # fmt: skip
         assert re.search(expected, output), (expected, output)
     assert not re.search(r"^ *done: ", output, re.M)  # not one line per task

@@ -32,7 +32,7 @@ export AIRFLOW_CONN_SHOP_DB ?= postgresql://$(or $(SHOP_USER),pipeline):$(or $(S
 DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir dbt_project --profiles-dir dbt_project
 
-.PHONY: help run test setup venv manifest airflow-db up down sample load dbt-build docs summary lint secrets format lock clean bench bench-dbt bench-history soak
+.PHONY: help run test setup venv manifest airflow-db up down sample load dbt-build docs summary lint typecheck secrets format lock clean bench bench-dbt bench-history soak
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ run: setup up sample  ## set up from nothing and run the whole DAG for day DS on
 	@python -m scripts.run_day --ds $(DS) --conf '{"full_extract": true}'
 	@python -m loaders summary --ds $(DS)
 
-test: setup  ## set up from nothing and run the test suite (lint included)
+test: setup typecheck  ## set up from nothing and run the test suite (lint and type check included)
 	ruff check .
 	ruff format --check .
 	python -m pytest $(PYTEST_ARGS)
@@ -97,6 +97,9 @@ secrets: venv  ## secret scan: fail on any secret not reviewed in .secrets.basel
 
 lint:  ## ruff lint + format check
 	ruff check . && ruff format --check .
+
+typecheck: venv  ## mypy over loaders/, orchestration/, airflow_plugins/, dags/, scripts/ (pyproject.toml)
+	mypy
 
 format:  ## apply ruff fixes and formatting
 	ruff check --fix . && ruff format .

@@ -153,10 +153,11 @@ def create_docs_app(site: DocsSite | None = None) -> FastAPI:
 
 class DbtDocsPlugin(AirflowPlugin):
     name = "dbt_docs"
-    fastapi_apps: ClassVar[list[dict[str, Any]]] = [
+    # AirflowPlugin annotates these as instance attributes; a plugin sets them on its class
+    fastapi_apps: ClassVar[list[dict[str, Any]]] = [  # type: ignore[misc]
         {"name": "dbt_docs", "app": create_docs_app(), "url_prefix": URL_PREFIX}
     ]
-    external_views: ClassVar[list[dict[str, Any]]] = [
+    external_views: ClassVar[list[dict[str, Any]]] = [  # type: ignore[misc]
         {
             "name": "dbt Docs",
             "href": f"{_api_root_path()}{URL_PREFIX}/index.html",

@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TriggerRule, task
@@ -36,6 +37,18 @@ from cosmos.constants import (
 from cosmos.operators.local import DbtDocsLocalOperator
 
 from orchestration.drop_sensor import InteractionsDropSensor
+
+if TYPE_CHECKING:  # for annotations only: the loaders are imported by the tasks, not at parse time
+    from typing import ParamSpec, TypeVar
+
+    from redshift_connector.core import Connection as RedshiftConnection
+
+    from loaders.config import PostgresTarget, Settings
+    from loaders.lake import Lake
+    from loaders.results import LoadResult
+
+    P = ParamSpec("P")
+    T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +158,7 @@ WATCHER_TASK_ARGS = {
 }
 
 
-def wire_watcher(group: DbtTaskGroup, upstream: list) -> None:
+def wire_watcher(group: DbtTaskGroup, upstream: list[TaskGroup]) -> None:
     """The day's loads feed the producer alone, and the watcher tasks start once it is done.
 
     Each root watcher task waits for the producer's end (``one_done``: succeeded or failed, so a
@@ -172,14 +185,14 @@ def wire_watcher(group: DbtTaskGroup, upstream: list) -> None:
 # --- adapters: Airflow connections and the run's day -> the loaders' plain inputs ---------------
 
 
-def _settings():
+def _settings() -> Settings:
     from airflow.sdk import BaseHook
 
     from loaders.config import PostgresTarget, Settings
 
     base = Settings.from_env()
 
-    def target(conn_id: str, default):
+    def target(conn_id: str, default: PostgresTarget) -> PostgresTarget:
         conn = BaseHook.get_connection(conn_id)
         return PostgresTarget(
             host=conn.host or default.host,
@@ -195,13 +208,13 @@ def _settings():
     )
 
 
-def _s3_client():
+def _s3_client() -> Any:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     return S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
 
 
-def _lake(settings):
+def _lake(settings: Settings) -> Lake:
     from loaders.lake import Lake
 
     if settings.lake_url.startswith("s3://"):
@@ -209,7 +222,7 @@ def _lake(settings):
     return Lake.from_url(settings.lake_url)
 
 
-def _bad_data_fails_at_once(call, *args, **kwargs):
+def _bad_data_fails_at_once(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Bad input does not get better by retrying: fail without retries, with the loader's line."""
     from airflow.exceptions import AirflowFailException
 
@@ -221,10 +234,10 @@ def _bad_data_fails_at_once(call, *args, **kwargs):
         raise AirflowFailException(str(err)) from None
 
 
-def _load(settings, lake, source: str, table: str, ds: str):
+def _load(settings: Settings, lake: Lake, source: str, table: str, ds: str) -> LoadResult:
     from loaders.destination import load_landed_day
 
-    def redshift_connect():
+    def redshift_connect() -> RedshiftConnection:
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
 
         return RedshiftSQLHook(redshift_conn_id=WAREHOUSE_CONN_ID).get_conn()
@@ -233,7 +246,7 @@ def _load(settings, lake, source: str, table: str, ds: str):
 
 
 @task
-def extract(table: str, ds: str | None = None, params: dict | None = None) -> dict[str, Any]:
+def extract(table: str, ds: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Extract the day's rows of one shop table into the lake."""
     from loaders.catalog import table_named
     from loaders.shop import extract_table
@@ -241,7 +254,12 @@ def extract(table: str, ds: str | None = None, params: dict | None = None) -> di
     settings = _settings()
     full = bool((params or {}).get("full_extract"))
     result = _bad_data_fails_at_once(
-        extract_table, settings.shop, _lake(settings), table_named(table), ds, full=full
+        extract_table,
+        settings.shop,
+        _lake(settings),
+        table_named(table),
+        ds,  # type: ignore[arg-type]  # Airflow passes the run's ds
+        full=full,
     )
     return {"rows": result.rows, "mode": result.mode, "lake_uri": result.lake_uri}
 
@@ -250,12 +268,12 @@ def extract(table: str, ds: str | None = None, params: dict | None = None) -> di
 def load(table: str, ds: str | None = None) -> dict[str, Any]:
     """Load the landed day of one shop table into raw (replacing the day)."""
     settings = _settings()
-    result = _bad_data_fails_at_once(_load, settings, _lake(settings), "shop", table, ds)
+    result = _bad_data_fails_at_once(_load, settings, _lake(settings), "shop", table, ds)  # type: ignore[arg-type]  # Airflow passes the run's ds
     return {"rows_loaded": result.rows_loaded, "rows_rejected": result.rows_rejected}
 
 
 @task
-def land_interactions(ds: str | None = None, params: dict | None = None) -> dict[str, Any]:
+def land_interactions(ds: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Land the day's interactions CSV drop in the lake and raw.user_interactions (replacing a
     day already landed only with a plausibly whole one, unless the run's ``allow_shrink``)."""
     from loaders.destination import one_pass_target
@@ -268,8 +286,8 @@ def land_interactions(ds: str | None = None, params: dict | None = None) -> dict
     direct = one_pass_target(settings)  # None on Redshift: the day goes lake -> COPY FROM S3
     result = _bad_data_fails_at_once(
         ingest_interactions,
-        Drop(settings.drop_url).source(ds),
-        ds,
+        Drop(settings.drop_url).source(ds),  # type: ignore[arg-type]  # Airflow passes the run's ds
+        ds,  # type: ignore[arg-type]  # Airflow passes the run's ds
         lake=lake,
         warehouse_target=direct,
         raw_schema=settings.raw_schema,
@@ -277,7 +295,7 @@ def land_interactions(ds: str | None = None, params: dict | None = None) -> dict
         s3_client=s3_client,
     )
     if direct is None:
-        _bad_data_fails_at_once(_load, settings, lake, "interactions", "user_interactions", ds)
+        _bad_data_fails_at_once(_load, settings, lake, "interactions", "user_interactions", ds)  # type: ignore[arg-type]  # Airflow passes the run's ds
     return {
         "rows_read": result.rows_read,
         "rows_loaded": result.rows_loaded,

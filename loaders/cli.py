@@ -359,10 +359,11 @@ def _summary(settings: Settings, args: argparse.Namespace) -> None:
 def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
     from loaders import interactions, warehouse
     from loaders.catalog import SHOP_TABLES
+    from loaders.days import validate_ds
     from loaders.lake import Lake
     from loaders.reconcile import reconcile_day
 
-    ds = interactions.validate_ds(args.ds)
+    ds = validate_ds(args.ds)
     lake = Lake.from_url(settings.lake_url)
     tables = [(interactions.SOURCE, interactions.TABLE), *(("shop", name) for name in SHOP_TABLES)]
     with warehouse.connect(settings.warehouse) as conn:

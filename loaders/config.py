@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from psycopg.conninfo import make_conninfo
 
@@ -131,7 +132,7 @@ class Settings:
         """Where the daily drop of interactions for day ``ds`` is written locally (sample data)."""
         return self.interactions_drop_dir / drop_file_name(ds)
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:  # as dataclasses.replace: any field's value
         return replace(self, **changes)
 
     @classmethod
@@ -172,7 +173,7 @@ class Settings:
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     value = env.get(name)
-    if value in (None, ""):
+    if not value:  # unset or empty
         return default
     try:
         port = int(value)

@@ -11,12 +11,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from loaders.config import PostgresTarget, Settings
 from loaders.errors import LoaderError
 from loaders.lake import Lake
 from loaders.results import LoadResult
+
+if TYPE_CHECKING:
+    from redshift_connector.core import Connection as RedshiftConnection
 
 
 def one_pass_target(settings: Settings) -> PostgresTarget | None:
@@ -32,7 +35,7 @@ def load_landed_day(
     table: str,
     ds: str,
     *,
-    redshift_connect: Callable[[], Any] | None = None,
+    redshift_connect: Callable[[], RedshiftConnection] | None = None,
 ) -> LoadResult:
     """Load the day the lake has published into the warehouse's raw schema."""
     if settings.warehouse_kind != "redshift":
@@ -53,7 +56,7 @@ def load_landed_day(
         conn.close()
 
 
-def connect_redshift(target: PostgresTarget) -> Any:
+def connect_redshift(target: PostgresTarget) -> RedshiftConnection:
     """A ``redshift_connector`` connection from ``WAREHOUSE_*`` (outside Airflow)."""
     import redshift_connector
 

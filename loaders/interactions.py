@@ -288,7 +288,7 @@ def _land_and_load(
     result.lake_uri = lake.uri(prefix)
 
 
-def _landed_valid_rows(manifest: dict | None) -> int | None:
+def _landed_valid_rows(manifest: dict[str, Any] | None) -> int | None:
     """Valid rows of the day already in the lake (None when it was never landed)."""
     valid = manifest.get("rows_valid") if isinstance(manifest, dict) else None
     return valid if isinstance(valid, int) and not isinstance(valid, bool) and valid >= 0 else None
@@ -391,7 +391,7 @@ def _finish_warehouse_load(
     )
 
 
-def _write_rejects_file(day: DayWriter, rejects: list[Reject]) -> dict:
+def _write_rejects_file(day: DayWriter, rejects: list[Reject]) -> dict[str, Any]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("line_number", "reason", "raw_line"))
@@ -399,9 +399,9 @@ def _write_rejects_file(day: DayWriter, rejects: list[Reject]) -> dict:
         writer.writerow((reject.line_number, reject.reason, reject_text(reject.raw)))
     data = zlib.compress(buffer.getvalue().encode(), level=6, wbits=31)
     name = day.object_name("rejects.csv.gz")
-    writer = day.open("rejects.csv.gz")
-    writer.write(data)
-    writer.close()
+    rejects_file = day.open("rejects.csv.gz")
+    rejects_file.write(data)
+    rejects_file.close()
     return {
         "key": name,
         "rows": len(rejects),
@@ -410,7 +410,9 @@ def _write_rejects_file(day: DayWriter, rejects: list[Reject]) -> dict:
     }
 
 
-def _manifest(result: IngestResult, header: list[str], part: dict, rejects: dict, path: Path | str) -> dict:
+def _manifest(
+    result: IngestResult, header: list[str], part: dict[str, Any], rejects: dict[str, Any], path: Path | str
+) -> dict[str, Any]:
     return {
         "source": SOURCE,
         "table": TABLE,

@@ -99,7 +99,7 @@ class Published:
 
     version: str | None  # None: a manifest from before versions (or none at all)
     tag: str | None  # None: the day has no manifest
-    document: dict | None
+    document: dict[str, Any] | None
 
 
 class Writable(Protocol):
@@ -195,14 +195,16 @@ class Lake:
                     writer.discard()
                     raise
 
-    def read_manifest(self, prefix: str) -> dict:
+    def read_manifest(self, prefix: str) -> dict[str, Any]:
         return self._read_json(prefix, MANIFEST, "the day was never landed (or landing was interrupted)")
 
-    def read_version_manifest(self, prefix: str, version: str) -> dict | None:
-        """The staged manifest of one version, or None when that version is not (or no longer) here."""
+    def read_version_manifest(self, prefix: str, version: str) -> object | None:
+        """The staged manifest of one version (as parsed: the loaders wrote a JSON object), or None
+        when that version is not (or no longer) here."""
         try:
             with self.open_read(f"{prefix}/{staged_manifest_name(version)}") as f:
-                return json.loads(f.read())
+                document: object = json.loads(f.read())
+                return document
         except (
             FileNotFoundError,
             IsADirectoryError,
@@ -253,7 +255,7 @@ class Lake:
                     prefix, [n for n in self.list_day(prefix) if version_of(n) == version]
                 )
 
-    def _read_json(self, prefix: str, name: str, missing: str) -> dict:
+    def _read_json(self, prefix: str, name: str, missing: str) -> dict[str, Any]:
         try:
             with self.open_read(f"{prefix}/{name}") as f:
                 document = json.loads(f.read())
@@ -276,7 +278,7 @@ class Lake:
         return document
 
 
-def _listed_names(document: dict | None) -> set[str]:
+def _listed_names(document: dict[str, Any] | None) -> set[str]:
     """The object names a manifest lists (its parts and its rejects)."""
     if not isinstance(document, dict):
         return set()
@@ -295,7 +297,7 @@ class DayWriter:
     version: str
     replaces: Published
     written: list[str] = field(default_factory=list)
-    staged: dict | None = None
+    staged: dict[str, Any] | None = None
     keep_on_error: bool = False
 
     def object_name(self, name: str) -> str:
@@ -308,7 +310,7 @@ class DayWriter:
         self.written.append(object_name)
         return self.lake._open_new(f"{self.prefix}/{object_name}")
 
-    def stage_manifest(self, document: dict) -> None:
+    def stage_manifest(self, document: dict[str, Any]) -> None:
         """Write the version's manifest (staged: published by ``write_day`` or ``publish_version``)."""
         document = {**document, "version": self.version}
         name = staged_manifest_name(self.version)
@@ -520,7 +522,7 @@ class S3Lake(Lake):
 
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=self.key(key))["Body"]
-            return io.BufferedReader(_ReadableBody(body), buffer_size=1 << 20)  # type: ignore[return-value]
+            return io.BufferedReader(_ReadableBody(body), buffer_size=1 << 20)
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404"):
@@ -653,7 +655,7 @@ class _S3MultipartWriter:
         self.lake = lake
         self.key = key
         self._buffer = bytearray()
-        self._parts: list[dict] = []
+        self._parts: list[dict[str, Any]] = []
         self._upload_id: str | None = None
 
     def write(self, data: bytes) -> int:

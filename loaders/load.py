@@ -20,6 +20,7 @@ import io
 import logging
 import time
 from contextlib import suppress
+from typing import BinaryIO
 
 import psycopg
 from psycopg import sql
@@ -165,7 +166,7 @@ def _load_rejects(
     )  # fmt: skip
 
 
-def _open_listed(lake: Lake, key: str):
+def _open_listed(lake: Lake, key: str) -> BinaryIO:
     """An object the manifest lists; its absence is the lake's fault, said in one line."""
     try:
         return lake.open_read(key)
@@ -178,7 +179,7 @@ def _open_listed(lake: Lake, key: str):
 class _Counting:
     """Counts the compressed bytes read from the lake."""
 
-    def __init__(self, body, result: LoadResult) -> None:
+    def __init__(self, body: BinaryIO, result: LoadResult) -> None:
         self.body = body
         self.result = result
 

@@ -200,7 +200,7 @@ def _lets_through(folder: Path, ids: pwd.struct_passwd) -> bool:
     return bool(info.st_mode & stat.S_IXOTH)
 
 
-def _run_pg(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+def _run_pg(args: list[str]) -> subprocess.CompletedProcess[str]:
     exe = bin_dir() / args[0]
     user = _system_user()
     try:
@@ -215,7 +215,6 @@ def _run_pg(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[st
             group=user,
             extra_groups=[] if user else None,
             cwd="/",
-            **kwargs,  # type: ignore[arg-type]
         )
     except subprocess.CalledProcessError as err:
         raise LoaderError(f"{args[0]} failed: {(err.stderr or err.stdout).strip()}") from None

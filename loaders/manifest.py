@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from loaders.catalog import raw_columns
 from loaders.errors import BadInputError
@@ -42,7 +42,7 @@ class Manifest:
     rows_valid: int
     rows_rejected: int
     source_sha256: str | None
-    document: dict
+    document: dict[str, Any]
 
     @property
     def column_names(self) -> list[str]:
@@ -74,7 +74,8 @@ class Manifest:
             problems.append("it lists no parts")
             raw_parts = []
         parts = tuple(p for i, entry in enumerate(raw_parts) if (p := _part(entry, f"parts[{i}]", problems)))
-        counts = [document.get(k) for k in ("rows_read", "rows_valid", "rows_rejected")]
+        # as found (any JSON value); _count tells a usable one
+        counts: list[Any] = [document.get(k) for k in ("rows_read", "rows_valid", "rows_rejected")]
         if not all(_count(v) for v in counts) or counts[0] != counts[1] + counts[2]:
             problems.append(f"its counts do not add up (read, valid, rejected = {counts})")
         elif parts and sum(p.rows for p in parts) != counts[1]:
@@ -101,7 +102,7 @@ class Manifest:
         )  # fmt: skip
 
 
-def _count(value: Any) -> bool:
+def _count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 

@@ -156,10 +156,15 @@ def install_from_settings(
         key = check_secret(settings.pii_hash_key)
         from loaders.destination import connect_redshift
 
-        conn = connect_redshift(target)
-        with conn:
+        redshift = connect_redshift(target)
+        with redshift:
             return install_hash_key(
-                conn, key, where=where, kind="redshift", replace=replace, transformer_role=transformer_role
+                redshift,
+                key,
+                where=where,
+                kind="redshift",
+                replace=replace,
+                transformer_role=transformer_role,
             )
     from loaders.warehouse import connect
 

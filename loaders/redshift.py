@@ -20,7 +20,7 @@ from typing import Any
 from loaders.catalog import raw_columns
 from loaders.days import day_prefix, validate_ds
 from loaders.errors import LoaderError
-from loaders.lake import S3Lake
+from loaders.lake import Lake, S3Lake
 from loaders.manifest import check_manifest
 from loaders.results import LoadResult
 
@@ -87,7 +87,7 @@ def raw_table_ddl(schema: str, table: str, columns: list[tuple[str, str]]) -> st
 
 def load_statements(
     lake: S3Lake,
-    manifest: dict,
+    manifest: dict[str, Any],
     *,
     schema: str,
     source: str,
@@ -145,7 +145,7 @@ def load_statements(
 
 def load_day_redshift(
     conn: Any,
-    lake: S3Lake,
+    lake: Lake,
     source: str,
     table: str,
     ds: str,

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -364,6 +365,7 @@ def generate_shop(
             address["unit"] = f"Apt {rng.randint(1, 40)}"
         if rng.random() < 0.03:
             del address["state"]
+        text: str | None
         text = json.dumps(address)
         roll = rng.random()
         if roll < 0.005:
@@ -394,7 +396,8 @@ def generate_shop(
         )  # fmt: skip
     prices = {p[0]: p[4] for p in products}
 
-    orders, sales = [], []
+    orders: list[tuple[int, int, str, int | None, dt.datetime, dt.datetime]] = []
+    sales = []
     sale_id = 0
     statuses = [s for s, _ in ORDER_STATUSES]
     weights = [w for _, w in ORDER_STATUSES]
@@ -480,7 +483,9 @@ def advance_shop(
 
         customer_ids = ids("select customer_id from customers order by customer_id")
         product_ids = ids("select product_id from products order by product_id")
-        prices = dict(conn.execute("select product_id, price from products").fetchall())
+        prices: dict[int, Decimal | float] = dict(
+            conn.execute("select product_id, price from products").fetchall()
+        )
         next_customer = (customer_ids[-1] if customer_ids else 0) + 1
         new_customers = []
         for cid in range(next_customer, next_customer + max(1, len(customer_ids) // 400)):
@@ -497,8 +502,8 @@ def advance_shop(
                  f"+1-555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}", json.dumps(address), at, at)
             )  # fmt: skip
         with conn.cursor().copy("copy customers from stdin") as copy:
-            for row in new_customers:
-                copy.write_row(row)
+            for customer in new_customers:
+                copy.write_row(customer)
         customer_ids += [row[0] for row in new_customers]
 
         edited = rng.sample(customer_ids[: -len(new_customers)], k=min(len(customer_ids) // 200 + 1, 40))

@@ -26,6 +26,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
+import psycopg
 from psycopg import sql
 
 from loaders import failpoints, warehouse
@@ -61,7 +62,9 @@ def extract_table(
     validate_ds(ds)
     start = time.monotonic()
     day_start, day_end = day_bounds(ds)
-    where, params, window = sql.SQL(""), [], {}
+    where: sql.Composable = sql.SQL("")
+    params: list[dt.datetime] = []
+    window: dict[str, str] = {}
     if table.changed_at:
         column = sql.Identifier(table.changed_at)
         if full:
@@ -187,7 +190,7 @@ def _stream_copy_out(
     return int(match.group(1)), total
 
 
-def _check_source_columns(conn, table: RawTable) -> None:
+def _check_source_columns(conn: psycopg.Connection, table: RawTable) -> None:
     found = [
         name
         for (name,) in conn.execute(
@@ -197,9 +200,10 @@ def _check_source_columns(conn, table: RawTable) -> None:
         ).fetchall()
     ]
     if not found:
+        search_path = conn.execute("show search_path").fetchone()
         raise BadInputError(
             f"the shop database has no table {table.name!r} (schema search path: "
-            f"{conn.execute('show search_path').fetchone()[0]}); check SHOP_DBNAME"
+            f"{search_path[0] if search_path else '?'}); check SHOP_DBNAME"
         )
     missing = [c for c in table.column_names if c not in found]
     if missing:

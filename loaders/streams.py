@@ -12,7 +12,7 @@ import queue
 import threading
 import zlib
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, Protocol
 
 from isal import isal_zlib
 
@@ -20,6 +20,12 @@ from loaders.errors import BadInputError, LoaderError
 from loaders.lake import DayWriter
 
 READ_CHUNK = 1 << 20
+
+
+class ByteSource(Protocol):
+    """What ``gunzip_verified`` reads from: a binary file, an S3 body, a byte counter around one."""
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 class ThreadedSink:
@@ -93,7 +99,7 @@ class GzipPart:
             self._sha.update(chunk)
             self._bytes += len(chunk)
 
-    def close(self) -> dict:
+    def close(self) -> dict[str, Any]:
         """Finish the file; returns its manifest entry (rows = lines minus the header)."""
         try:
             self._sink.close()
@@ -111,7 +117,7 @@ class GzipPart:
         (abort or self._file.close)()
 
 
-def gunzip_verified(source: BinaryIO, where: str, sha256: str | None) -> Iterator[bytes]:
+def gunzip_verified(source: ByteSource, where: str, sha256: str | None) -> Iterator[bytes]:
     """Decompress a gzip stream chunk by chunk, checking its checksum and that it is whole.
 
     Raises BadInputError for a truncated or corrupt file, or one whose checksum differs from the
@@ -129,7 +135,7 @@ def gunzip_verified(source: BinaryIO, where: str, sha256: str | None) -> Iterato
                 data += inflater.decompress(rest)
             if data:
                 yield data
-    except (zlib.error, isal_zlib.error) as err:
+    except (zlib.error, isal_zlib.error) as err:  # type: ignore[misc]  # isal's stub types error as an instance; it is a class
         raise BadInputError(f"{where} is not a valid gzip file ({err}); land the day again") from None
     if not inflater.eof:
         raise BadInputError(f"{where} is truncated (the gzip stream ends early); land the day again")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 import psycopg
 from psycopg import sql
 
@@ -24,7 +26,13 @@ LAYERS = (
 )
 
 
-def collect(conn: psycopg.Connection, ds: str) -> dict[str, object]:
+class DayFacts(TypedDict):
+    counts: dict[str, int | None]  # layer label -> rows (None: not built)
+    reasons: dict[str, list[tuple[str, int]]]  # who rejected -> (reason, rows), most first
+    audit: tuple[Any, ...] | None  # the day's last interactions load: read, loaded, rejected, seconds
+
+
+def collect(conn: psycopg.Connection, ds: str) -> DayFacts:
     """Counts for day ``ds`` (tables without a day column: all rows). Missing tables give None."""
     counts: dict[str, int | None] = {}
     for label, table, day_column in LAYERS:
@@ -73,8 +81,7 @@ def print_summary(settings: Settings, ds: str) -> None:
             facts = collect(conn, ds)
         except psycopg.errors.InsufficientPrivilege as err:
             raise _no_access(settings, err) from None
-    counts: dict[str, int | None] = facts["counts"]  # type: ignore[assignment]
-    reasons: dict[str, list[tuple[str, int]]] = facts["reasons"]  # type: ignore[assignment]
+    counts, reasons = facts["counts"], facts["reasons"]
     print(f"\n== {ds}: rows per layer ({settings.warehouse.describe()})")
     if facts["audit"]:
         read, loaded, rejected, seconds = facts["audit"]

@@ -122,7 +122,7 @@ def ensure_raw_schema(conn: psycopg.Connection, schema: str = "raw", table: RawT
         # needed: the shared DDL alters load_audit, which loads of other tables are writing
         missing = _missing_raw_tables(conn, schema, [*shared, *(t.name for t in tables)])
         if missing & set(shared):
-            conn.execute(sql.SQL(RAW_DDL).format(schema=sql.Identifier(schema)))  # type: ignore[arg-type]
+            conn.execute(sql.SQL(RAW_DDL).format(schema=sql.Identifier(schema)))
         for raw in tables:
             if raw.name in missing:
                 conn.execute(raw_table_ddl(schema, raw))
@@ -196,7 +196,7 @@ def partition_name(table: str, ds: str) -> str:
     return f"{table}__{ds.replace('-', '')}"
 
 
-def create_day_partition(conn: psycopg.Connection, schema: str, table: str, ds: str) -> sql.Composed:
+def create_day_partition(conn: psycopg.Connection, schema: str, table: str, ds: str) -> sql.Identifier:
     """Create an empty stand-in for the day's partition: the parent's data columns and ``_ds``
     (which rows COPY'd into it take from its default). The other lineage columns are added by
     ``swap_in_day_partition`` once the rows are in. Returns the qualified name to COPY into."""

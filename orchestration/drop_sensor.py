@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Required, TypedDict
 
 from airflow.sdk import BaseSensorOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 log = logging.getLogger(__name__)
 
 
-def _check(drop_url: str, ds: str, settle_seconds: float, aws_conn_id: str | None) -> dict[str, Any]:
+class DropCheck(TypedDict, total=False):
+    ready: Required[bool]
+    uri: str  # ready: the file's URI and size in bytes
+    size: int
+    settles_in: float | None  # not ready: seconds until a changing file may be ready (None: no file)
+
+
+def _check(drop_url: str, ds: str, settle_seconds: float, aws_conn_id: str | None) -> DropCheck:
     """``{"ready": True, "uri", "size"}`` once the day's file is ready, else ``{"ready": False,
     "settles_in": seconds or None}`` (None: no file yet)."""
     from loaders.drop import Drop
@@ -76,10 +86,10 @@ class InteractionsDropSensor(BaseSensorOperator):
 
         return Settings.from_env().drop_url
 
-    def poke(self, context: Any) -> bool:  # the non-deferred path of BaseSensorOperator
+    def poke(self, context: Context) -> bool:  # the non-deferred path of BaseSensorOperator
         return _check(self._drop_url(), context["ds"], self.settle_seconds, self.aws_conn_id)["ready"]
 
-    def execute(self, context: Any) -> str:
+    def execute(self, context: Context) -> str:
         ds = context["ds"]
         drop_url = self._drop_url()
         found = _check(drop_url, ds, self.settle_seconds, self.aws_conn_id)
@@ -107,13 +117,13 @@ class InteractionsDropSensor(BaseSensorOperator):
         )
         raise AssertionError("unreachable: defer() raises")  # pragma: no cover
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> str:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
         ds = context["ds"]
         if event.get("status") == "ready":
             log.info("the day's interactions file arrived: %s (%s bytes)", event["uri"], f"{event['size']:,}")
-            return event["uri"]
+            return str(event["uri"])
         hint = _clear_hint(context["ti"].dag_id, context["ti"].task_id, ds)
         if event.get("status") == "timeout":
             raise AirflowSensorTimeout(

@@ -32,7 +32,7 @@ class InteractionsDropTrigger(BaseTrigger):
         settle_seconds: float = 5.0,
         aws_conn_id: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ is unannotated
         self.drop_url = drop_url
         self.ds = ds
         self.deadline = deadline

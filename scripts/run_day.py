@@ -191,7 +191,7 @@ class Follower:
 
     def _dbt(self, states: dict[str, str], nodes: list[tuple[str, Any]]) -> None:
         dbt_tasks = {t: s for t, s in states.items() if t.startswith("dbt.") and not t.startswith(PRODUCER)}
-        built = Counter()
+        built: Counter[str] = Counter()
         for key, value in nodes:
             status = _json(value)
             status = status.get("status") if isinstance(status, dict) else status

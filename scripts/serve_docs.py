@@ -8,12 +8,15 @@ in that folder (compiled SQL, run results) and any path outside it answer 404.
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from collections.abc import Sequence
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -23,7 +26,7 @@ SITE_FILES = ("index.html", "manifest.json", "catalog.json")
 class DocsRequestHandler(SimpleHTTPRequestHandler):
     """Serves the docs site's files from ``directory`` and nothing else."""
 
-    def send_head(self):  # type: ignore[no-untyped-def]  # the base class's hook for GET and HEAD
+    def send_head(self) -> io.BytesIO | BinaryIO | None:  # the base class's hook for GET and HEAD
         path = urlsplit(self.path).path
         if path == "/":
             self.send_response(HTTPStatus.FOUND)
@@ -37,7 +40,7 @@ class DocsRequestHandler(SimpleHTTPRequestHandler):
             return None
         return super().send_head()
 
-    def list_directory(self, path):  # type: ignore[no-untyped-def]
+    def list_directory(self, path: str | os.PathLike[str]) -> io.BytesIO | None:
         self.send_error(HTTPStatus.NOT_FOUND)
         return None
 

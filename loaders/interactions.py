@@ -226,17 +226,18 @@ def _land_and_load(
     with lake.write_day(prefix, publish=conn is None) as day:
         previous_valid = _landed_valid_rows(day.replaces.document)
         part = GzipPart(day, "part-00000.csv.gz")
+        replacement: warehouse.DayReplacement | None = None  # with a warehouse: its day being replaced
         try:
             part.write((",".join(header) + "\n").encode())
             if conn is None:
                 _stream_blocks(source, path, checksum, result, rejects, part.write, None, start)
             else:
-                result.load_id = warehouse.begin_audit(conn, schema)
-                target = warehouse.create_day_partition(conn, schema, TABLE, result.ds)
+                replacement = warehouse.begin_day_replacement(conn, schema, TABLE, result.ds)
+                result.load_id = replacement.load_id
                 # the lake keeps the CSV as delivered; the server is fed COPY's text format
                 statement = sql.SQL(
                     "copy {} ({}) from stdin (format text, delimiter ',', null '', freeze)"
-                ).format(target, sql.SQL(", ").join(map(sql.Identifier, header)))
+                ).format(replacement.target, sql.SQL(", ").join(map(sql.Identifier, header)))
                 cursor = conn.cursor()
                 # a thread of its own feeds the server, a few blocks behind the reader
                 with (
@@ -264,10 +265,10 @@ def _land_and_load(
             rejects_info = _write_rejects_file(day, rejects)
             day.stage_manifest(_manifest(result, header, part_info, rejects_info, path))
             failpoints.reached("ingest:staged")
-            if conn is not None:
-                _finish_warehouse_load(conn, schema, result, rejects, started_at, start, day.version)
+            if replacement is not None:
+                _finish_warehouse_load(replacement, result, rejects, started_at, start, day.version)
                 failpoints.reached("ingest:before-commit")
-                commit_day(conn, day, f"{TABLE} {result.ds}")
+                commit_day(replacement.conn, day, f"{TABLE} {result.ds}")
         except BaseException as err:
             part.abort()
             if conn is not None and not day.keep_on_error:
@@ -356,24 +357,14 @@ def _handle_block(
 
 
 def _finish_warehouse_load(
-    conn: psycopg.Connection,
-    schema: str,
+    replacement: warehouse.DayReplacement,
     result: IngestResult,
     rejects: list[Reject],
     started_at: dt.datetime,
     start: float,
     lake_version: str,
 ) -> None:
-    assert result.load_id is not None
-    warehouse.swap_in_day_partition(conn, schema, TABLE, result.ds, result.source_file, result.load_id)
-    warehouse.replace_rejects(
-        conn, schema, TABLE, result.ds, result.source_file, result.load_id,
-        ((r.line_number, reject_text(r.raw), r.reason) for r in rejects),
-    )  # fmt: skip
-    warehouse.write_audit(
-        conn,
-        schema,
-        result.load_id,
+    replacement.finish(
         warehouse.AuditRow(
             source=SOURCE,
             table_name=TABLE,
@@ -388,6 +379,7 @@ def _finish_warehouse_load(
             started_at=started_at,
             lake_version=lake_version,
         ),
+        ((r.line_number, reject_text(r.raw), r.reason) for r in rejects),
     )
 
 

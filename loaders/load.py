@@ -55,25 +55,20 @@ def load_day(
     with warehouse.connect(target) as conn:
         try:
             warehouse.ensure_raw_schema(conn, raw_schema, raw_table(source, table))
-            warehouse.lock_day(conn, table, ds)
-            result.load_id = warehouse.begin_audit(conn, raw_schema)
-            into = warehouse.create_day_partition(conn, raw_schema, table, ds)
+            replacement = warehouse.begin_day_replacement(conn, raw_schema, table, ds)
+            result.load_id = replacement.load_id
             # FREEZE: the partition was created in this transaction, so its rows can be written
             # frozen (no hint-bit rewrite or vacuum of the whole day on its first read).
             # HEADER MATCH: each part's header must name the manifest's columns, in its order.
             statement = sql.SQL("copy {} ({}) from stdin (format csv, header match, freeze)").format(
-                into, sql.SQL(", ").join(map(sql.Identifier, manifest.column_names))
+                replacement.target, sql.SQL(", ").join(map(sql.Identifier, manifest.column_names))
             )
             for part in manifest.parts:
                 result.rows_loaded += _copy_part(conn, lake, prefix, part, statement, result)
-            warehouse.swap_in_day_partition(conn, raw_schema, table, ds, source_file, result.load_id)
+            rejects = _read_rejects(lake, prefix, manifest)
             result.rows_rejected = manifest.rows_rejected
             result.rows_read = result.rows_loaded + result.rows_rejected
-            _load_rejects(conn, lake, prefix, manifest, raw_schema, table, ds, source_file, result)
-            warehouse.write_audit(
-                conn,
-                raw_schema,
-                result.load_id,
+            replacement.finish(
                 warehouse.AuditRow(
                     source=source, table_name=table, ds=ds, source_file=source_file,
                     source_sha256=manifest.source_sha256, rows_read=result.rows_read,
@@ -81,6 +76,7 @@ def load_day(
                     bytes_read=result.bytes_read, seconds=time.monotonic() - start, started_at=started_at,
                     lake_version=manifest.version,
                 ),
+                rejects,
             )  # fmt: skip
             failpoints.reached("load:before-commit")
             conn.commit()
@@ -129,22 +125,11 @@ def _copy_part(
     return cursor.rowcount
 
 
-def _load_rejects(
-    conn: psycopg.Connection,
-    lake: Lake,
-    prefix: str,
-    manifest: Manifest,
-    schema: str,
-    table: str,
-    ds: str,
-    source_file: str,
-    result: LoadResult,
-) -> None:
-    """Replace the day's rejects (none when the manifest lists none, so no old ones stay)."""
-    assert result.load_id is not None
+def _read_rejects(lake: Lake, prefix: str, manifest: Manifest) -> list[tuple[int, str, str]]:
+    """The day's quarantined lines (line number, raw text, reason) the manifest lists, checked
+    against it; none when it lists none, so the day's old ones do not stay."""
     if manifest.rejects is None:
-        warehouse.replace_rejects(conn, schema, table, ds, source_file, result.load_id, ())
-        return
+        return []
     key = f"{prefix}/{manifest.rejects.key}"
     body = _open_listed(lake, key)
     with body:
@@ -160,10 +145,7 @@ def _load_rejects(
             f"{lake.uri(key)} does not hold the manifest's {manifest.rows_rejected} rejects "
             "(line_number, reason, raw_line); land the day again"
         )
-    warehouse.replace_rejects(
-        conn, schema, table, ds, source_file, result.load_id,
-        ((int(row["line_number"]), row["raw_line"], row["reason"]) for row in rows),
-    )  # fmt: skip
+    return [(int(row["line_number"]), row["raw_line"], row["reason"]) for row in rows]
 
 
 def _open_listed(lake: Lake, key: str) -> BinaryIO:

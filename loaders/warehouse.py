@@ -192,6 +192,42 @@ def write_audit(conn: psycopg.Connection, schema: str, load_id: int, audit: Audi
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class DayReplacement:
+    """A (table, day) of raw being replaced, inside the caller's transaction, whose commit is
+    the load's commit point: ``begin_day_replacement`` takes the day's lock, reserves the load
+    id and creates the empty stand-in partition the rows are COPY'd into (``target``);
+    ``finish`` puts it in place of the day's partition, replaces the day's quarantined lines and
+    writes the audit row. Every load of raw (the one-pass ingest, the load from the lake) goes
+    through it, so a day is always replaced the same way: all of it, or none of it."""
+
+    conn: psycopg.Connection
+    schema: str
+    table: str
+    ds: str
+    load_id: int
+    target: sql.Identifier
+
+    def finish(self, audit: AuditRow, rejects: Iterable[tuple[int, str, str]]) -> None:
+        """The stand-in becomes the day's partition; ``rejects`` (line number, raw text, reason)
+        replace the day's quarantined lines; ``audit`` is the load's row in load_audit."""
+        if (audit.table_name, audit.ds) != (self.table, self.ds):
+            raise ValueError(
+                f"the audit of {audit.table_name} {audit.ds} cannot finish {self.table} {self.ds}"
+            )
+        swap_in_day_partition(self.conn, self.schema, self.table, self.ds, audit.source_file, self.load_id)
+        replace_rejects(self.conn, self.schema, self.table, self.ds, audit.source_file, self.load_id, rejects)
+        write_audit(self.conn, self.schema, self.load_id, audit)
+
+
+def begin_day_replacement(conn: psycopg.Connection, schema: str, table: str, ds: str) -> DayReplacement:
+    """Start replacing day ``ds`` of ``schema.table`` (see ``DayReplacement``)."""
+    lock_day(conn, table, ds)  # held until the load commits or rolls back (taking it twice is fine)
+    load_id = begin_audit(conn, schema)
+    target = create_day_partition(conn, schema, table, ds)
+    return DayReplacement(conn, schema, table, ds, load_id, target)
+
+
 def partition_name(table: str, ds: str) -> str:
     return f"{table}__{ds.replace('-', '')}"
 

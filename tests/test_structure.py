@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from loaders.config import Settings
+
 PACKAGE = Path(__file__).resolve().parent.parent / "loaders"
 LOADERS = {"interactions", "shop", "load", "redshift"}
 DEVELOPMENT_ONLY = {"sample_data", "local_stack"}
@@ -57,3 +59,41 @@ def test_one_place_decides_between_postgres_and_redshift_loads() -> None:
     )
     # config reads it; pii_key installs its key where the warehouse is; destination routes loads
     assert deciding == ["loaders/config.py", "loaders/destination.py", "loaders/pii_key.py"]
+
+
+# --- one shop schema: the catalog, the shop database the generator plays, dbt's sources ---
+
+# format_type()'s spelling of the catalog's PostgreSQL types
+PG_SPELLING = {"timestamptz": "timestamp with time zone", "numeric(10,2)": "numeric(10,2)"}
+
+
+def test_the_shop_database_has_exactly_the_catalogs_columns_and_types(settings: Settings) -> None:
+    """The generator plays the shop application, whose schema (with its keys and constraints)
+    is its own; the catalog, from which the extract and the raw DDL are derived, must describe it."""
+    import psycopg
+
+    from loaders.catalog import SHOP_TABLES
+    from loaders.sample_data import ShopScale, generate_shop
+
+    generate_shop(settings.shop, "2026-11-20", ShopScale(customers=5, products=3, orders_per_day=2, days=1))
+    with psycopg.connect(settings.shop.conninfo()) as conn:
+        for table in SHOP_TABLES.values():
+            found = conn.execute(
+                "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+                "where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum",
+                (table.name,),
+            ).fetchall()
+            assert found == [(name, PG_SPELLING.get(kind, kind)) for name, kind in table.columns], table.name
+
+
+def test_dbts_shop_sources_list_the_catalogs_columns_then_the_lineage() -> None:
+    import yaml
+
+    from loaders.catalog import SHOP_TABLES
+
+    path = PACKAGE.parent / "dbt_project" / "models" / "staging" / "shop" / "_shop__sources.yml"
+    sources = yaml.safe_load(path.read_text())
+    tables = {t["name"]: [c["name"] for c in t.get("columns", [])] for t in sources["sources"][0]["tables"]}
+    assert set(tables) == set(SHOP_TABLES)
+    for name, table in SHOP_TABLES.items():
+        assert tables[name] == [*table.column_names, "_ds", "_source_file", "_load_id", "_loaded_at"], name

@@ -260,10 +260,11 @@ def test_rows_the_rules_exclude_are_kept_with_their_reason(built: Built) -> None
     settings, changes = built.settings, built.changes
     rejects = query(
         settings,
-        "select 'order', order_id, rejection_reason from staging.stg_shop__order_rejects"
-        " union all select 'sale', sale_id, rejection_reason from staging.stg_shop__sale_rejects"
-        " union all select 'product', product_id, rejection_reason from staging.stg_shop__product_rejects"
-        " union all select 'customer', customer_id, rejection_reason from staging.stg_shop__customer_rejects",
+        "select * from (select 'order', order_id, rejection_reason from staging.base_shop__orders"
+        " union all select 'sale', sale_id, rejection_reason from staging.base_shop__sales"
+        " union all select 'product', product_id, rejection_reason from staging.base_shop__products"
+        " union all select 'customer', customer_id, rejection_reason from staging.base_shop__customers)"
+        " as rejects (entity, id, rejection_reason) where rejection_reason is not null",
     )
     assert sorted(rejects) == [
         ("order", changes.unknown_status_order, "unknown status"),

@@ -260,10 +260,11 @@ def test_rows_the_rules_exclude_are_kept_with_their_reason(built: Built) -> None
     settings, changes = built.settings, built.changes
     rejects = query(
         settings,
-        "select 'order', order_id, rejection_reason from staging.stg_shop__order_rejects"
-        " union all select 'sale', sale_id, rejection_reason from staging.stg_shop__sale_rejects"
-        " union all select 'product', product_id, rejection_reason from staging.stg_shop__product_rejects"
-        " union all select 'customer', customer_id, rejection_reason from staging.stg_shop__customer_rejects",
+        "select * from (select 'order', order_id, rejection_reason from staging.base_shop__orders"
+        " union all select 'sale', sale_id, rejection_reason from staging.base_shop__sales"
+        " union all select 'product', product_id, rejection_reason from staging.base_shop__products"
+        " union all select 'customer', customer_id, rejection_reason from staging.base_shop__customers)"
+        " as rejects (entity, id, rejection_reason) where rejection_reason is not null",
     )
     assert sorted(rejects) == [
         ("order", changes.unknown_status_order, "unknown status"),
@@ -463,15 +464,14 @@ def test_the_leak_scan_fails_when_clear_text_reaches_a_mart_or_report(built: Bui
             " where customer_id = 2) where product_id = 1"
         )
         try:
-            result = run_dbt(
-                settings, folder, "test", "--select", "assert_no_clear_text_pii_in_marts", check=False
-            )
+            result = run_dbt(settings, folder, "test", "--select", "test_name:no_clear_text_pii", check=False)
         finally:
             conn.execute(
                 "update reports.rpt_product_performance set sku = %s where product_id = 1", (original,)
             )
     assert result.returncode != 0
-    assert "FAIL 1 assert_no_clear_text_pii_in_marts" in result.stdout
+    assert "FAIL 1 no_clear_text_pii_rpt_product_performance" in result.stdout
+    assert result.stdout.count("Failure in test ") == 1
 
 
 def test_the_leak_scan_reads_interactions_whose_action_is_not_a_known_word(built: Built) -> None:
@@ -489,17 +489,16 @@ def test_the_leak_scan_reads_interactions_whose_action_is_not_a_known_word(built
             (interaction_id,),
         )
         try:
-            leaked = run_dbt(
-                settings, folder, "test", "--select", "assert_no_clear_text_pii_in_marts", check=False
-            )
+            leaked = run_dbt(settings, folder, "test", "--select", "test_name:no_clear_text_pii", check=False)
         finally:
             conn.execute(
                 f"update {base} set action = %s where interaction_id = %s and rejection_reason is null",
                 (action, interaction_id),
             )
     assert leaked.returncode != 0
-    assert "FAIL 1 assert_no_clear_text_pii_in_marts" in leaked.stdout
-    assert run_dbt(settings, folder, "test", "--select", "assert_no_clear_text_pii_in_marts").returncode == 0
+    assert "FAIL 1 no_clear_text_pii_fct_interactions" in leaked.stdout
+    assert leaked.stdout.count("Failure in test ") == 1
+    assert run_dbt(settings, folder, "test", "--select", "test_name:no_clear_text_pii").returncode == 0
 
 
 # --- incremental by day ---------------------------------------------------------------------

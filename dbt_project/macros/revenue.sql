@@ -1,8 +1,7 @@
 {#- The order statuses whose sales count as revenue (var `revenue_order_statuses`), as a SQL
     list: `('placed', 'shipped', 'delivered')`. Doc `revenue_definition`. -#}
 {% macro revenue_order_statuses() -%}
-    {%- set statuses = var('revenue_order_statuses') -%}
-    ({% for status in statuses %}'{{ status | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %})
+    {{ sql_string_list(var('revenue_order_statuses')) }}
 {%- endmacro %}
 
 

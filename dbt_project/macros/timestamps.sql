@@ -11,16 +11,3 @@
     convert_timezone('UTC', {{ column }})
 {%- endmacro %}
 
-
-{#- Whole days from date `start` to date `end` (end - start). -#}
-{% macro days_between(start, end) -%}
-    {{ return(adapter.dispatch('days_between')(start, end)) }}
-{%- endmacro %}
-
-{% macro postgres__days_between(start, end) -%}
-    ({{ end }} - {{ start }})
-{%- endmacro %}
-
-{% macro redshift__days_between(start, end) -%}
-    datediff(day, {{ start }}, {{ end }})
-{%- endmacro %}

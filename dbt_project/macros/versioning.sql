@@ -15,7 +15,8 @@
 
 {#-
     The body of a `stg_shop__<entity>s` model: one row per `key`, its current valid version, from
-    `base` (every version, typed, with `rejection_reason`), with `columns` then the lineage.
+    `base` (every version, typed, with `rejection_reason`). The columns are the model's own, as
+    its YAML declares them (lineage included), so each is named once, there.
 
     Incremental (doc incremental_staging): the keys the processed days touched (a version
     delivered on them, or a current version that came from them) are resolved again from
@@ -23,9 +24,8 @@
     construction, is the best of the other days); only a key whose staged version came from a
     processed day reads its versions of other days, through the base model's key index.
 -#}
-{% macro select_current_versions(base, key, columns) -%}
-{%- set lineage = ['_ds', '_source_file', '_load_id', '_loaded_at'] -%}
-{%- set selected = columns + lineage -%}
+{% macro select_current_versions(base, key) -%}
+{%- set selected = staged_version_columns(key) -%}
 with
 
 {% if is_incremental() %}
@@ -128,4 +128,22 @@ select * from final
         from {{ base }} as touched
         where {{ in_processing_days('touched._ds') }}
     ) or {{ in_processing_days('_ds') }})
+{%- endmacro %}
+
+
+{#- The columns of the `stg_shop__` model being built, in YAML order (at parse time, when no
+    YAML is read yet, the key and the lineage the SQL needs). -#}
+{% macro staged_version_columns(key) -%}
+    {%- set lineage = ['_ds', '_source_file', '_load_id', '_loaded_at'] -%}
+    {%- if not execute -%}
+        {{ return([key] + lineage) }}
+    {%- endif -%}
+    {%- set columns = model.columns.keys() | list -%}
+    {%- set missing = ([key, 'updated_at'] + lineage) | reject('in', columns) | list -%}
+    {%- if missing -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ " declares no column " ~ (missing | join(', ')) ~ " in its YAML: select_current_versions"
+            ~ " selects the columns the model declares, and needs the key, updated_at and the lineage") }}
+    {%- endif -%}
+    {{ return(columns) }}
 {%- endmacro %}

@@ -8,7 +8,7 @@
     when `staged` (the base model itself) holds that id clean on a day outside the run.
 
     PostgreSQL: a lateral lookup per row, one probe of the unique index of every day's clean
-    ids (`<model>__keys`, kept by the `day_partitions` materialization: `unique_across_days`),
+    ids (`<model>__keys`, kept by the `day_partitions` strategy: `unique_across_days`),
     so a row costs the same whatever the number of days staged (while that table is missing,
     before the model's first incremental run, a join with the staged ids of other days).
     Redshift has no lateral joins and no indexes: a join with the staged ids of other days,

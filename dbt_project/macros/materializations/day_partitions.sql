@@ -1,6 +1,9 @@
 {#-
-    Materialization `day_partitions` (doc `day_partitions`): a model whose rows each belong to
-    one delivery day (`partition_by_day`, default `_ds`) and whose run replaces whole days.
+    Incremental strategy `day_partitions` (doc `day_partitions`): a model whose rows each belong
+    to one delivery day (`partition_by_day`, default `_ds`) and whose run replaces whole days.
+    The models are dbt `incremental` models (`materialized='incremental', incremental_strategy=
+    'day_partitions'`), so dbt's own `is_incremental()` tells their SQL whether it computes the
+    processed days only.
 
     PostgreSQL: the table is partitioned by list on the day, one partition per day. A run that
     processes some days builds each of their partitions as a new table, in the run's
@@ -9,7 +12,12 @@
     server (`wal_level=minimal`), with its indexes in place before its rows, so a day costs the
     same on the thirtieth day as on the first, whatever the history: nothing is inserted into,
     or deleted from, a large table or a large index, and nothing is read back to index it. A query on `_ds` reads its
-    partitions only. An all-days run, a first build or `--full-refresh` builds every partition.
+    partitions only. An all-days run, a first build or `--full-refresh` builds every partition
+    (a table not yet partitioned by day is rebuilt partitioned, its other days kept).
+    Because building a partition is not a statement dbt's incremental materialization could
+    run after its own temporary table, the project's `incremental` materialization for
+    PostgreSQL hands these models to `day_partitions_materialization()` and every other model
+    to dbt's own.
 
     `unique_across_days` (optional: `{'columns': [...], 'where': '...'}`): a key that is unique
     over every day, not only within its partition. Its values and their day are kept in a table
@@ -20,10 +28,25 @@
     faster); PostgreSQL empties such a table after a crash, and the next run notices and builds
     it again from every day.
 
-    Other warehouses (Redshift): the `incremental` materialization with the model's
-    `replace` strategy (delete the processed days, insert them again), sorted by `_ds`.
+    Other warehouses (Redshift): dbt's `incremental` materialization, the strategy being the
+    model's `replace` (delete the processed days, insert them again), sorted by `_ds`.
 -#}
-{% materialization day_partitions, adapter='postgres' -%}
+{% materialization incremental, adapter='postgres' -%}
+    {#- dispatch reaches a postgres materialization on Redshift too: dbt's own there -#}
+    {%- if target.type == 'postgres' and config.get('incremental_strategy') == 'day_partitions' -%}
+        {{ return(day_partitions_materialization()) }}
+    {%- endif -%}
+    {{ return(materialization_incremental_default()) }}
+{%- endmaterialization %}
+
+
+{#- Redshift (and any warehouse without the partitions above): the `replace` strategy. -#}
+{% macro get_incremental_day_partitions_sql(arg_dict) %}
+    {{ return(get_incremental_replace_sql(arg_dict)) }}
+{% endmacro %}
+
+
+{% macro day_partitions_materialization() -%}
     {%- set column = config.get('partition_by_day', '_ds') -%}
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set existing_relation = load_cached_relation(this) -%}
@@ -43,6 +66,12 @@
         {{ drop_relation_if_exists(load_cached_relation(backup)) }}
         {%- set staged = make_temp_relation(target_relation) -%}
         {% do run_query(get_create_table_as_sql(True, staged, sql)) %}
+        {%- if is_incremental() and first_day is not none -%}
+            {#- a table not partitioned by day yet, and the model computed the processed days
+                only: the other days are its rows -#}
+            {% do run_query('insert into ' ~ staged ~ ' (' ~ day_partition_columns(staged) ~ ') select '
+                ~ day_partition_columns(staged) ~ ' from ' ~ existing_relation ~ ' where not ' ~ in_processing_days(column)) %}
+        {%- endif -%}
         {%- set days = run_query('select distinct ' ~ column ~ ' from ' ~ staged ~ ' order by 1').columns[0].values() -%}
         {% call statement('main') -%}
             {{ day_partitioned_parent_sql(intermediate, staged, column) }};
@@ -124,12 +153,7 @@
     {{ run_hooks(post_hooks, inside_transaction=False) }}
 
     {{ return({'relations': [target_relation]}) }}
-{%- endmaterialization %}
-
-
-{% materialization day_partitions, default -%}
-    {{ return(materialization_incremental_default()) }}
-{%- endmaterialization %}
+{%- endmacro %}
 
 
 {#-

@@ -1,6 +1,6 @@
 {#-
-    What the PII tests check, read from the project graph (doc pii_masking). Both return plain
-    lists so the singular tests in tests/pii/ stay short SQL.
+    What the PII tests check, read from the project graph (doc pii_masking). They return plain
+    lists so the generic tests pii_columns_are_masked and no_clear_text_pii stay short SQL.
 -#}
 
 {#- Marts and reports: the models analysts can read. -#}
@@ -51,83 +51,130 @@
 {%- endmacro %}
 
 
-{#-
-    For assert_pii_columns_are_masked: ([(model, column, problem)], [(model, column, policy)]).
-    Problems: a mart or report missing from the test's depends_on lines (it would run before
-    the model is built), a column declaring PII in a model that does not end with
-    select_masked(), a column masked by hash in a model without the `-- depends_on:` line of
-    the PII hash key source, a column named like PII that declares no class. Value checks:
-    every declared column, with the policy its values must show.
--#}
-{% macro pii_masking_checks(test_node) -%}
+{#- The project's model node a generic test is attached to, from the relation it was given. -#}
+{% macro attached_model_node(relation) -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.package_name == project_name
+        and (node.alias or node.name) == relation.identifier and node.schema == relation.schema -%}
+        {{ return(node) }}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error("no model of this project is " ~ relation) }}
+{%- endmacro %}
+
+
+{#- The test node of generic test `test_name` attached to `node` (none when it has none). -#}
+{% macro attached_test_node(node, test_name) -%}
+    {%- for test in graph.nodes.values()
+        if test.resource_type == 'test' and test.attached_node == node.unique_id
+        and (test.test_metadata or {}).get('name') == test_name -%}
+        {{ return(test) }}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+
+{#- [(model, '', problem)] for every mart and report without generic test `test_name`: every
+    model analysts can read carries both PII tests. -#}
+{% macro masked_models_missing_test(test_name) -%}
     {%- set problems = [] -%}
+    {%- for node in masked_layer_models() if attached_test_node(node, test_name) is none -%}
+        {%- do problems.append((node.name, '', 'has no ' ~ test_name ~ ' test in its YAML (data_tests)')) -%}
+    {%- endfor -%}
+    {{ return(problems) }}
+{%- endmacro %}
+
+
+{#-
+    For the generic test pii_columns_are_masked on `node` (a mart or report):
+    ([(model, column, problem)], [(model, column, policy, predicate)]). Problems: a column
+    declaring PII in a model that does not end with select_masked(), a column masked by hash
+    in a model without the `-- depends_on:` line of the PII hash key source, a column named
+    like PII that declares no class, and any mart or report without this test. Value checks:
+    every declared column, with the policy its values must show, over the rows the run wrote.
+-#}
+{% macro pii_masking_checks(node) -%}
+    {%- set problems = masked_models_missing_test('pii_columns_are_masked') -%}
     {%- set value_checks = [] -%}
     {%- set pii_name = '(^|_)(first_name|last_name|full_name|email|phone|mobile|street|address|unit|postal_code|zip_code|birth_date|date_of_birth|ip_address)$' -%}
-    {%- for node in masked_layer_models() -%}
-        {%- if node.unique_id not in test_node.depends_on.nodes -%}
-            {%- do problems.append((node.name, '', 'not listed in the depends_on lines of the test')) -%}
-        {%- endif -%}
-        {%- for name, column in node.columns.items() -%}
-            {%- set meta = column_meta(column) -%}
-            {%- if meta.get('pii') -%}
-                {%- if 'select_masked(' not in node.raw_code -%}
-                    {%- do problems.append((node.name, name, 'declares PII but the model does not end with select_masked()')) -%}
-                {%- endif -%}
-                {%- if pii_masking_policy(meta.get('pii'), meta.get('masking')) == 'hash'
-                      and 'source.' ~ project_name ~ '.pii_keys.hash_key' not in node.depends_on.nodes -%}
-                    {%- do problems.append((node.name, name, 'masked by hash but the model lacks the line -- depends_on: source(pii_keys, hash_key)')) -%}
-                {%- endif -%}
-                {%- do value_checks.append((node.name, name, pii_masking_policy(meta.get('pii'), meta.get('masking')), rows_written_by_run(node, 'masked_rows'))) -%}
-            {%- elif modules.re.search(pii_name, name) -%}
-                {%- do problems.append((node.name, name, 'named like PII but declares no meta.pii')) -%}
+    {%- for name, column in node.columns.items() -%}
+        {%- set meta = column_meta(column) -%}
+        {%- if meta.get('pii') -%}
+            {%- if 'select_masked(' not in node.raw_code -%}
+                {%- do problems.append((node.name, name, 'declares PII but the model does not end with select_masked()')) -%}
             {%- endif -%}
-        {%- endfor -%}
+            {%- if pii_masking_policy(meta.get('pii'), meta.get('masking')) == 'hash'
+                  and 'source.' ~ project_name ~ '.pii_keys.hash_key' not in node.depends_on.nodes -%}
+                {%- do problems.append((node.name, name, 'masked by hash but the model lacks the line -- depends_on: source(pii_keys, hash_key)')) -%}
+            {%- endif -%}
+            {%- do value_checks.append((node.name, name, pii_masking_policy(meta.get('pii'), meta.get('masking')), rows_written_by_run(node, 'masked_rows'))) -%}
+        {%- elif modules.re.search(pii_name, name) -%}
+            {%- do problems.append((node.name, name, 'named like PII but declares no meta.pii')) -%}
+        {%- endif -%}
     {%- endfor -%}
     {{ return([problems, value_checks]) }}
 {%- endmacro %}
 
 
+{#- The models holding clear-text PII the leak scan looks for (intermediate and pii models
+    with a column declaring meta.pii). -#}
+{% macro clear_text_models() -%}
+    {%- set models = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.package_name == project_name and node.fqn[1] in ('intermediate', 'pii') -%}
+        {%- for column in node.columns.values() if column_meta(column).get('pii') and node not in models -%}
+            {%- do models.append(node) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(models) }}
+{%- endmacro %}
+
+
 {#-
-    For assert_no_clear_text_pii_in_marts: ([(relation, column, predicate)] holding clear-text
-    PII — the declared columns of the sources (their processed days' rows) and of the
-    intermediate and pii models (every current customer) — and [(model, relation, column,
-    predicate)] to scan — every text column of every mart and report, as the warehouse has it,
-    or as declared when compiling offline, over the rows the run wrote).
+    For the generic test no_clear_text_pii on `node` (a mart or report): ([(relation, column,
+    predicate)] holding clear-text PII — the declared columns of the sources (their processed
+    days' rows) and of the intermediate and pii models (every current customer) —, [(relation,
+    column, predicate)] to scan — every text column of `node`, as the warehouse has it, or as
+    declared when compiling offline, over the rows the run wrote — and [(model, column,
+    problem)]: a clear-text model the test does not depend on (it could run before that model
+    is built: add it to the test's `-- depends_on:` lines), any mart or report without this
+    test). A view that only reads marts and reports shows rows already scanned there: nothing
+    to scan.
 -#}
-{% macro pii_leak_scan_targets() -%}
+{% macro pii_leak_scan_targets(node) -%}
     {%- set clear_text = [] -%}
     {%- set scanned = [] -%}
+    {%- set problems = masked_models_missing_test('no_clear_text_pii') -%}
+    {%- set test_node = attached_test_node(node, 'no_clear_text_pii') -%}
     {%- for source_node in graph.sources.values() if source_node.package_name == project_name -%}
         {%- for name, column in source_node.columns.items() if column_meta(column).get('pii') -%}
             {%- do clear_text.append((source(source_node.source_name, source_node.name), name, rows_written_by_run(source_node, 'clear_text'))) -%}
         {%- endfor -%}
     {%- endfor -%}
-    {%- for node in graph.nodes.values()
-        if node.resource_type == 'model' and node.package_name == project_name and node.fqn[1] in ('intermediate', 'pii') -%}
-        {%- for name, column in node.columns.items() if column_meta(column).get('pii') -%}
-            {%- do clear_text.append((ref(node.name), name, '(1 = 1)')) -%}
+    {%- for clear_node in clear_text_models() -%}
+        {%- if test_node is none or clear_node.unique_id not in test_node.depends_on.nodes -%}
+            {%- do problems.append((clear_node.name, '', 'holds clear-text PII but no_clear_text_pii does not depend on it (its -- depends_on: lines)')) -%}
+        {%- endif -%}
+        {%- for name, column in clear_node.columns.items() if column_meta(column).get('pii') -%}
+            {%- do clear_text.append((ref(clear_node.name), name, '(1 = 1)')) -%}
         {%- endfor -%}
     {%- endfor -%}
     {%- set masked_ids = masked_layer_models() | map(attribute='unique_id') | list -%}
-    {%- for node in masked_layer_models() -%}
-        {%- set relation = ref(node.name) -%}
-        {#- a view that only reads scanned marts and reports shows their rows: already scanned -#}
-        {%- set parents = node.depends_on.nodes -%}
-        {%- set shows_scanned_rows_only = node.config.materialized == 'view' and parents
-              and parents | reject('in', masked_ids) | list | length == 0 -%}
-        {%- if shows_scanned_rows_only -%}
-        {%- elif var('offline_compile', none) is none -%}
-            {%- for column in adapter.get_columns_in_relation(relation) if column.is_string() -%}
-                {%- do scanned.append((node.name, relation, column.name, rows_written_by_run(node, 'scanned')
-                    ~ pii_free_values_excluded(node, column.name, 'scanned'))) -%}
-            {%- endfor -%}
-        {%- else -%}
-            {%- for name, column in node.columns.items()
-                if (column.data_type or '') | lower in ('text', 'varchar', 'character varying', 'string') -%}
-                {%- do scanned.append((node.name, relation, name, rows_written_by_run(node, 'scanned')
-                    ~ pii_free_values_excluded(node, name, 'scanned'))) -%}
-            {%- endfor -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return([clear_text, scanned]) }}
+    {%- set relation = ref(node.name) -%}
+    {%- set parents = node.depends_on.nodes -%}
+    {%- set shows_scanned_rows_only = node.config.materialized == 'view' and parents
+          and parents | reject('in', masked_ids) | list | length == 0 -%}
+    {%- if shows_scanned_rows_only -%}
+    {%- elif var('offline_compile', none) is none -%}
+        {%- for column in adapter.get_columns_in_relation(relation) if column.is_string() -%}
+            {%- do scanned.append((relation, column.name, rows_written_by_run(node, 'scanned')
+                ~ pii_free_values_excluded(node, column.name, 'scanned'))) -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- for name, column in node.columns.items()
+            if (column.data_type or '') | lower in ('text', 'varchar', 'character varying', 'string') -%}
+            {%- do scanned.append((relation, name, rows_written_by_run(node, 'scanned')
+                ~ pii_free_values_excluded(node, name, 'scanned'))) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return([clear_text, scanned, problems]) }}
 {%- endmacro %}

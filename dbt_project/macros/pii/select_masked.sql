@@ -6,9 +6,9 @@
     which selects every column the model declares in its YAML, in order, from the CTE `final`,
     applying the masking policy of each column whose `meta` names a PII class. Models therefore
     state what a column is (`config: {meta: {pii: email}}`) and never write masking SQL; the
-    singular tests `assert_pii_columns_are_masked` and `assert_no_clear_text_pii_in_marts`
-    fail the build when a mart or report declares PII without this macro, or when any
-    clear-text value reaches them.
+    generic tests `pii_columns_are_masked` and `no_clear_text_pii`, on every mart and report,
+    fail the build when one declares PII without this macro, or when any clear-text value
+    reaches it.
 -#}
 {% macro select_masked(relation) -%}
     {%- if not execute -%}

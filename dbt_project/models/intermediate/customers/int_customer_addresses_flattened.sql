@@ -1,5 +1,8 @@
--- One row per customer: the address JSON flattened into columns. A malformed document gives
--- nulls and address_status = 'malformed' (counted, never failing the run). Clear-text PII.
+-- One row per customer: its current version with the address JSON flattened into columns, the
+-- one row both customer marts (dim_customers masked, pii_customers in clear text) select. A
+-- malformed document gives nulls and address_status = 'malformed' (counted, never failing the
+-- run). Clear-text PII. A view: a mart's filter on customer_id reaches the staged customers'
+-- key index.
 with
 
 customers as (
@@ -12,12 +15,19 @@ flattened as (
 
     select
         customer_id,
+        first_name,
+        last_name,
+        email,
+        phone,
         case
             when address is null then 'missing'
             when {{ is_json_object('address') }} then 'valid'
             else 'malformed'
         end as address_status,
-        {{ flatten_json_object('address', ['street', 'unit', 'city', 'state', 'postal_code', 'country']) }}
+        {{ flatten_json_object('address', ['street', 'unit', 'city', 'state', 'postal_code', 'country']) }},
+        created_at,
+        updated_at,
+        _ds
 
     from customers
 
@@ -27,6 +37,10 @@ final as (
 
     select
         customer_id,
+        first_name,
+        last_name,
+        email,
+        phone,
         street,
         unit,
         city,
@@ -34,7 +48,10 @@ final as (
         postal_code,
         upper(country) as country,
         address_status,
-        address_status = 'malformed' as address_is_malformed
+        address_status = 'malformed' as address_is_malformed,
+        created_at,
+        updated_at,
+        _ds
 
     from flattened
 

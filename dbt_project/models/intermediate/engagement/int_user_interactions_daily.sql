@@ -1,7 +1,7 @@
 {{
     config(
-        materialized='day_partitions',
-        incremental_strategy='replace',
+        materialized='incremental',
+        incremental_strategy='day_partitions',
         replace_where="{{ in_processing_days('_ds') }}",
         on_schema_change='fail',
         indexes=[{'columns': ['interaction_date']}],

@@ -1,7 +1,7 @@
 {{
     config(
-        materialized='day_partitions',
-        incremental_strategy='replace',
+        materialized='incremental',
+        incremental_strategy='day_partitions',
         replace_where="{{ in_processing_days('_ds') }}",
         on_schema_change='fail',
         dist='user_id',
@@ -49,10 +49,12 @@ delivered as (
 
 ),
 
-{% if is_incremental() %}
+{%- set withdraws = is_incremental() and processes_some_days() %}
+{% if withdraws %}
 withdrawn as (
 
-    -- rows an earlier run of these days wrote that the days no longer hold: kept empty
+    -- rows an earlier run of these days wrote that the days no longer hold: kept empty (an
+    -- all-days run builds every day again: nothing to withdraw)
     select
         previous._ds,
         previous.interaction_date,
@@ -87,7 +89,7 @@ withdrawn as (
 final as (
 
     select * from delivered
-    {%- if is_incremental() %}
+    {%- if withdraws %}
 
     union all
 

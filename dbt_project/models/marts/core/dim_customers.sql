@@ -10,22 +10,16 @@
     )
 }}
 -- depends_on: {{ source('pii_keys', 'hash_key') }}
+-- depends_on: {{ ref('stg_shop__customers') }}
 -- One row per shop customer, PII masked: the columns and their PII classes are declared in
 -- _core__models.yml and select_masked() applies the masking (doc pii_masking); email_hash is
--- keyed with the PII hash key, which hash_pii reads from the warehouse (the line above).
--- Incremental (doc incremental_lineage): a run rebuilds the customers staged from its days.
+-- keyed with the PII hash key, which hash_pii reads from the warehouse (the first line above).
+-- The customers with their flattened address are int_customer_addresses_flattened, which
+-- pii_customers selects too. Incremental (doc incremental_lineage): a run rebuilds the
+-- customers staged from its days (read from stg_shop__customers: the second line).
 with
 
 customers as (
-
-    select * from {{ ref('stg_shop__customers') }}
-    {%- if is_incremental() %}
-    where customer_id in ({{ customers_staged_on_processed_days() }})
-    {%- endif %}
-
-),
-
-addresses as (
 
     select * from {{ ref('int_customer_addresses_flattened') }}
     {%- if is_incremental() %}
@@ -37,24 +31,22 @@ addresses as (
 final as (
 
     select
-        customers.customer_id,
-        customers.first_name,
-        customers.last_name,
-        customers.email,
-        customers.email as email_hash,  -- keyed hash of the email (masking: hash)
-        customers.phone,
-        addresses.city,
-        addresses.state,
-        addresses.postal_code,
-        addresses.country,
-        addresses.address_status,
-        customers.created_at as signed_up_at,
-        customers.updated_at,
-        customers._ds
+        customer_id,
+        first_name,
+        last_name,
+        email,
+        email as email_hash,  -- keyed hash of the email (masking: hash)
+        phone,
+        city,
+        state,
+        postal_code,
+        country,
+        address_status,
+        created_at as signed_up_at,
+        updated_at,
+        _ds
 
     from customers
-    left join addresses
-        on customers.customer_id = addresses.customer_id
 
 )
 

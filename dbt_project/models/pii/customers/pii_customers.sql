@@ -9,21 +9,15 @@
         sort=['customer_id'],
     )
 }}
+-- depends_on: {{ ref('stg_shop__customers') }}
 -- One row per customer in clear text, address flattened: for the few who need contact
 -- details (PII readers only; restricted `pii` schema). Never referenced by marts or reports.
--- Incremental (doc incremental_lineage): a run rebuilds the customers staged from its days.
+-- The same rows as dim_customers, unmasked (int_customer_addresses_flattened).
+-- Incremental (doc incremental_lineage): a run rebuilds the customers staged from its days
+-- (read from stg_shop__customers: the line above).
 with
 
 customers as (
-
-    select * from {{ ref('stg_shop__customers') }}
-    {%- if is_incremental() %}
-    where customer_id in ({{ customers_staged_on_processed_days() }})
-    {%- endif %}
-
-),
-
-addresses as (
 
     select * from {{ ref('int_customer_addresses_flattened') }}
     {%- if is_incremental() %}
@@ -35,25 +29,23 @@ addresses as (
 final as (
 
     select
-        customers.customer_id,
-        customers.first_name,
-        customers.last_name,
-        customers.email,
-        customers.phone,
-        addresses.street,
-        addresses.unit,
-        addresses.city,
-        addresses.state,
-        addresses.postal_code,
-        addresses.country,
-        addresses.address_status,
-        customers.created_at as signed_up_at,
-        customers.updated_at,
-        customers._ds
+        customer_id,
+        first_name,
+        last_name,
+        email,
+        phone,
+        street,
+        unit,
+        city,
+        state,
+        postal_code,
+        country,
+        address_status,
+        created_at as signed_up_at,
+        updated_at,
+        _ds
 
     from customers
-    left join addresses
-        on customers.customer_id = addresses.customer_id
 
 )
 

@@ -36,8 +36,12 @@ measured as (
         customer_orders.first_order_at,
         customer_orders.last_order_at,
         as_of.as_of_date,
-        {{ days_between('customer_orders.first_order_date', 'as_of.as_of_date') }} as tenure_days,
-        {{ days_between('customer_orders.last_order_date', 'as_of.as_of_date') }} as days_since_last_order
+        {{ dbt.datediff(
+            'customer_orders.first_order_date', 'as_of.as_of_date', 'day'
+        ) }} as tenure_days,
+        {{ dbt.datediff(
+            'customer_orders.last_order_date', 'as_of.as_of_date', 'day'
+        ) }} as days_since_last_order
 
     from customers
     left join customer_orders

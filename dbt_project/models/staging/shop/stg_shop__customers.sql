@@ -15,13 +15,5 @@
 -- One row per customer: the latest valid version, typed and cleaned. Clear-text PII (restricted schema).
 -- Rules: doc shop_cleaning_rules, shop_versioning_rule.
 -- Incremental (doc incremental_staging): a run resolves again only the keys its days touched.
-{{
-    select_current_versions(
-        ref('base_shop__customers'),
-        'customer_id',
-        [
-            'customer_id', 'first_name', 'last_name', 'email', 'phone', 'address', 'created_at',
-            'updated_at'
-        ],
-    )
-}}
+-- The columns are those _shop__models.yml declares.
+{{ select_current_versions(ref('base_shop__customers'), 'customer_id') }}

@@ -15,12 +15,5 @@
 -- One row per order: the latest valid version, typed and cleaned.
 -- Rules: doc shop_cleaning_rules, shop_versioning_rule.
 -- Incremental (doc incremental_staging): a run resolves again only the keys its days touched.
-{{
-    select_current_versions(
-        ref('base_shop__orders'),
-        'order_id',
-        [
-            'order_id', 'customer_id', 'status', 'reported_quantity', 'ordered_at', 'updated_at'
-        ],
-    )
-}}
+-- The columns are those _shop__models.yml declares.
+{{ select_current_versions(ref('base_shop__orders'), 'order_id') }}

@@ -15,13 +15,5 @@
 -- One row per product: the latest valid version of the daily catalogue snapshot.
 -- Rules: doc shop_cleaning_rules, shop_versioning_rule.
 -- Incremental (doc incremental_staging): a run resolves again only the keys its days touched.
-{{
-    select_current_versions(
-        ref('base_shop__products'),
-        'product_id',
-        [
-            'product_id', 'sku', 'product_name', 'category', 'price', 'is_active', 'created_at',
-            'updated_at'
-        ],
-    )
-}}
+-- The columns are those _shop__models.yml declares.
+{{ select_current_versions(ref('base_shop__products'), 'product_id') }}

@@ -16,13 +16,5 @@
 -- One row per sale line: the latest valid version, typed and cleaned.
 -- Rules: doc shop_cleaning_rules, shop_versioning_rule.
 -- Incremental (doc incremental_staging): a run resolves again only the keys its days touched.
-{{
-    select_current_versions(
-        ref('base_shop__sales'),
-        'sale_id',
-        [
-            'sale_id', 'order_id', 'product_id', 'quantity', 'unit_price', 'discount', 'sold_at',
-            'updated_at'
-        ],
-    )
-}}
+-- The columns are those _shop__models.yml declares.
+{{ select_current_versions(ref('base_shop__sales'), 'sale_id') }}

@@ -1,23 +1,17 @@
--- depends_on: {{ ref('dim_customers') }}
--- depends_on: {{ ref('dim_products') }}
--- depends_on: {{ ref('fct_orders') }}
--- depends_on: {{ ref('fct_sales') }}
--- depends_on: {{ ref('fct_interactions') }}
--- depends_on: {{ ref('fct_user_product_interactions') }}
--- depends_on: {{ ref('interaction_data') }}
--- depends_on: {{ ref('rpt_daily_sales') }}
--- depends_on: {{ ref('rpt_product_performance') }}
--- depends_on: {{ ref('rpt_marketing_funnel') }}
--- depends_on: {{ ref('rpt_customer_lifetime_value') }}
+{#-
+    The PII leak scan, on every mart and report (doc pii_masking): every value of every
+    clear-text PII column (declared with meta.pii in the sources and in the intermediate and
+    pii models) is looked for, trimmed and lower-cased, in every text column of the model,
+    whatever its name or declaration. One row per column where any is found. Covers the rows
+    the run wrote (doc scoped_tests): the processed days' rows of day- and lineage-tracked
+    models, every row of the models rebuilt whole; every customer currently known, and the
+    processed days' raw versions. The lines below make the test wait for the models holding
+    clear text (the test reports one it does not wait for).
+-#}
+{% test no_clear_text_pii(model) %}
 -- depends_on: {{ ref('int_customer_addresses_flattened') }}
 -- depends_on: {{ ref('pii_customers') }}
--- The PII leak scan (doc pii_masking): every value of every clear-text PII column (declared
--- with meta.pii in the sources and in the intermediate and pii models) is looked for, trimmed
--- and lower-cased, in every text column of every mart and report, whatever its name or
--- declaration. One row per column where any is found. Covers the rows the run wrote (doc
--- scoped_tests): the processed days' rows of day- and lineage-tracked models, every row of the
--- models rebuilt whole; every customer currently known, and the processed days' raw versions.
-{%- set clear_text, scanned = pii_leak_scan_targets() if execute else ([], []) %}
+{%- set clear_text, scanned, problems = pii_leak_scan_targets(attached_model_node(model)) if execute else ([], [], []) %}
 
 with
 
@@ -43,6 +37,7 @@ leaks as (
     select
         cast(null as {{ dbt.type_string() }}) as model_name,
         cast(null as {{ dbt.type_string() }}) as column_name,
+        cast(null as {{ dbt.type_string() }}) as problem,
         cast(0 as bigint) as leaked_values
     where 1 = 0
     {%- if execute and clear_text | length == 0 %}
@@ -53,15 +48,27 @@ leaks as (
     select
         'all' as model_name,
         '' as column_name,
+        'no column declares PII' as problem,
         cast(1 as bigint) as leaked_values
     {%- endif %}
-    {%- for model_name, relation, column_name, predicate in scanned %}
+    {%- for model_name, column_name, problem in problems %}
 
     union all
 
     select
         '{{ model_name }}' as model_name,
         '{{ column_name }}' as column_name,
+        '{{ problem }}' as problem,
+        cast(0 as bigint) as leaked_values
+    {%- endfor %}
+    {%- for relation, column_name, predicate in scanned %}
+
+    union all
+
+    select
+        '{{ relation.identifier }}' as model_name,
+        '{{ column_name }}' as column_name,
+        'clear-text PII found' as problem,
         count(*) as leaked_values
     from {{ relation }} as scanned
     inner join clear_text_values
@@ -73,3 +80,5 @@ leaks as (
 )
 
 select * from leaks
+
+{% endtest %}

@@ -1,0 +1,39 @@
+{#-
+    On every mart and report (doc pii_masking): a column declaring a PII class is selected
+    through select_masked() and holds only values of its policy's masked shape; a column named
+    like PII declares its class; every mart and report carries this test. One row per problem.
+-#}
+{% test pii_columns_are_masked(model) %}
+{%- set problems, value_checks = pii_masking_checks(attached_model_node(model)) if execute else ([], []) %}
+
+select
+    cast(null as {{ dbt.type_string() }}) as model_name,
+    cast(null as {{ dbt.type_string() }}) as column_name,
+    cast(null as {{ dbt.type_string() }}) as problem,
+    cast(0 as bigint) as failing_rows
+where 1 = 0
+{%- for model_name, column_name, problem in problems %}
+
+union all
+
+select
+    '{{ model_name }}' as model_name,
+    '{{ column_name }}' as column_name,
+    '{{ problem }}' as problem,
+    cast(0 as bigint) as failing_rows
+{%- endfor %}
+{%- for model_name, column_name, policy, predicate in value_checks %}
+
+union all
+
+select
+    '{{ model_name }}' as model_name,
+    '{{ column_name }}' as column_name,
+    'values not masked by policy {{ policy }}' as problem,
+    count(*) as failing_rows
+from {{ model }} as masked_rows
+where {{ predicate }} and not {{ is_masked_by_policy("masked_rows." ~ column_name, policy) }}
+having count(*) > 0
+{%- endfor %}
+
+{% endtest %}

@@ -144,7 +144,11 @@ render_config = RenderConfig(
     source_rendering_behavior=(
         SourceRenderingBehavior.NONE if WATCHER else SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS
     ),
-    should_detach_multiple_parents_tests=True,
+    # a test reading several models (relationships, reconciliations, the PII leak scan): in the
+    # watcher it is part of the verdict of each of those models' test tasks (the producer waits
+    # for all of a model's tests before it reports them), so a task of its own would only repeat
+    # that verdict; one dbt per task runs it in a task of its own, once all of them are built
+    should_detach_multiple_parents_tests=not WATCHER,
 )
 
 # Watcher tasks: each one reads its model's (or its tests') result from the producer's XComs.

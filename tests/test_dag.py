@@ -24,6 +24,7 @@ print(json.dumps({
     "schedule": [type(dag.timetable).__name__, dag.timetable.expression, str(dag.timetable.timezone)] if dag else None,
     "max_active_runs": dag.max_active_runs if dag else None,
     "tasks": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} if dag else {},
+    "tests_per_model": getattr(dag.task_dict.get("dbt.dbt_producer_watcher"), "tests_per_model", None) if dag else None,
     "details": {
         t.task_id: {"trigger_rule": getattr(t.trigger_rule, "value", t.trigger_rule), "retries": t.retries, "class": type(t).__name__}
         for t in dag.tasks
@@ -75,7 +76,7 @@ def test_every_dbt_model_is_a_task_with_its_tests_after_it(dag_facts: dict) -> N
     tested = {
         manifest["nodes"][parent]["name"]
         for n in manifest["nodes"].values()
-        if n["resource_type"] == "test" and len(n["depends_on"]["nodes"]) == 1
+        if n["resource_type"] == "test"  # in the watcher, a test of several models is each one's
         for parent in n["depends_on"]["nodes"]
         if parent.startswith("model.")
     }
@@ -127,18 +128,25 @@ def test_the_docs_are_generated_after_every_dbt_task(dag_facts: dict) -> None:
     assert set(tasks["dbt_docs"]) == leaves
 
 
-def test_tests_spanning_several_models_wait_for_all_of_them(dag_facts: dict) -> None:
-    tasks = dag_facts["tasks"]
+def test_a_test_spanning_several_models_is_part_of_each_ones_verdict(dag_facts: dict) -> None:
+    """Watcher: the producer reports a model's tests once all of them have ended, those reading
+    other models too, so each of those models' test tasks carries the test's verdict (and gates
+    what depends on it); no task of its own repeats it."""
+    tasks, tests_per_model = dag_facts["tasks"], dag_facts["tests_per_model"]
     manifest = json.loads(MANIFEST.read_text())
-    test = next(
-        n for n in manifest["nodes"].values() if n["name"] == "assert_interactions_reconcile_with_raw"
+    spanning = [
+        n for n in manifest["nodes"].values()
+        if n["resource_type"] == "test" and sum(p.startswith("model.") for p in n["depends_on"]["nodes"]) >= 2
+    ]  # fmt: skip
+    names = {n["name"] for n in spanning}
+    assert {"assert_interactions_reconcile_with_raw"} <= names and any(
+        n.startswith("no_clear_text_pii") for n in names
     )
-    parents = [manifest["nodes"][p]["name"] for p in test["depends_on"]["nodes"] if p.startswith("model.")]
-    assert len(parents) >= 2
-    upstream = set(tasks["dbt.assert_interactions_reconcile_with_raw_test"])
-    # after every model it reads is built and its own tests (when it has some) have passed
-    for parent in parents:
-        assert f"dbt.{parent}.test" in upstream or f"dbt.{parent}_run" in upstream, parent
+    for test in spanning:
+        for parent in (p for p in test["depends_on"]["nodes"] if p.startswith("model.")):
+            assert test["unique_id"] in tests_per_model.get(parent, []), (test["name"], parent)
+            assert f"dbt.{manifest['nodes'][parent]['name']}.test" in tasks, (test["name"], parent)
+        assert not any(t.startswith(f"dbt.{test['name']}") for t in tasks), test["name"]
 
 
 PRODUCER = "dbt.dbt_producer_watcher"
@@ -176,3 +184,13 @@ def test_the_earlier_way_one_dbt_invocation_per_task_still_renders(tmp_path: Pat
     assert PRODUCER not in tasks
     assert "dbt.stg_shop__orders.test" in tasks["dbt.int_orders_joined_to_sales.run"]
     assert facts["details"]["dbt.stg_shop__orders.run"]["class"] == "DbtRunLocalOperator"
+    # one dbt per task: a test reading several models runs in a task of its own, after all of them
+    upstream = set(tasks["dbt.assert_interactions_reconcile_with_raw_test"])
+    manifest = json.loads(MANIFEST.read_text())
+    test = next(
+        n for n in manifest["nodes"].values() if n["name"] == "assert_interactions_reconcile_with_raw"
+    )
+    for parent in (
+        manifest["nodes"][p]["name"] for p in test["depends_on"]["nodes"] if p.startswith("model.")
+    ):
+        assert f"dbt.{parent}.test" in upstream or f"dbt.{parent}_run" in upstream, parent

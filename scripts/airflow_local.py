@@ -104,7 +104,8 @@ class LocalAirflow:
 
     def admin_password(self) -> str:
         with suppress(OSError, ValueError, KeyError):
-            return json.loads(self.passwords_file.read_text())["admin"]
+            password: str = json.loads(self.passwords_file.read_text())["admin"]
+            return password
         raise AirflowLocalError(f"no password for admin in {self.passwords_file} yet: start Airflow first")
 
     def launch(self, name: str, *command: str) -> None:
@@ -177,7 +178,7 @@ class LocalAirflow:
         leaders = {p.pid for p in self.running().values()}
         # a leader's session is ours while the leader runs, and after it ended while a member does
         # (Linux gives no new process a PID that is still some session's ID)
-        pid_files = {int(f.read_text()): f for f in self.pids_dir.glob("*.pid")}
+        pid_files = {int(f.read_text()): f for f in sorted(self.pids_dir.glob("*.pid"))}
         sessions = {
             pid: f.stem for pid, f in pid_files.items() if pid in leaders or not psutil.pid_exists(pid)
         }

@@ -130,7 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     home = Path(os.environ.get("AIRFLOW_HOME") or PROJECT_DIR / ".local" / "airflow").resolve()
     try:
         api_server = LocalAirflow(home).running().get("api-server")
-        port = args.port or (int(api_server.environ()["AIRFLOW__API__PORT"]) if api_server else 8080)
+        listening = (
+            [c.laddr.port for c in api_server.net_connections() if c.status == "LISTEN"] if api_server else []
+        )
+        port = args.port or next(iter(listening), 8080)  # default: the running api-server's
         # the metadata DB: only where an airflow command needs it (start creates it when missing)
         needs_db = args.command in ("start", "unpause", "trigger", "cli")
         url = postgres_metadata_db(home, create=args.command == "start") if needs_db else None
@@ -211,7 +214,10 @@ def _trigger(local: LocalAirflow, args: argparse.Namespace) -> int:
 
 def printed_json(output: str) -> list[dict[str, str]]:
     """What an ``airflow ... --output json`` command printed (its last line that is JSON)."""
-    return json.loads(next(line for line in reversed(output.splitlines()) if line.startswith("[")))
+    rows: list[dict[str, str]] = json.loads(
+        next(line for line in reversed(output.splitlines()) if line.startswith("["))
+    )
+    return rows
 
 
 if __name__ == "__main__":

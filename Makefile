@@ -132,7 +132,7 @@ DOCS_PORT ?= 8081
 CHROMIUM ?= /usr/bin/chromium
 ARGS ?=
 CONF ?=
-AIRFLOW_LOCAL := python -m scripts.airflow_local
+AIRFLOW_LOCAL := python -m scripts.airflow_local_cli
 
 .PHONY: airflow airflow-stop airflow-status airflow-unpause airflow-trigger airflow-cli docs browser-deps redis-deps bench-dag
 

@@ -1,4 +1,4 @@
-"""`make airflow`: Airflow 3 as separate local processes (scripts/airflow_local.py).
+"""`make airflow`: Airflow 3's components as local processes (scripts/airflow_local.py).
 
 The full-stack test starts the four components the way `make airflow` does (metadata database
 `airflow` on a PostgreSQL server, LocalExecutor), has the scheduler run the DAG's first task for a
@@ -7,7 +7,6 @@ day, and checks that stopping leaves no process behind.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -19,13 +18,8 @@ import pytest
 
 from loaders.config import Settings
 from loaders.sample_data import write_interactions_csv
-from scripts.airflow_local import (
-    COMPONENTS,
-    DAG_ID,
-    AirflowLocalError,
-    LocalAirflow,
-    create_postgres_metadata_db,
-)
+from scripts.airflow_local import COMPONENTS, DAG_ID, AirflowLocalError, LocalAirflow
+from scripts.airflow_local_cli import dag, postgres_metadata_db, printed_json, task_states, trigger
 from tests.conftest import env_for, free_port
 
 
@@ -53,8 +47,7 @@ def test_stop_ends_a_component_and_every_process_it_started(tmp_path: Path) -> N
             assert time.monotonic() < deadline
             time.sleep(0.05)
         processes = [psutil.Process(leader.pid), *psutil.Process(leader.pid).children()]
-        record = {"pid": leader.pid, "create_time": processes[0].create_time()}
-        (local.pids_dir / "scheduler.pid").write_text(json.dumps(record))
+        (local.pids_dir / "scheduler.pid").write_text(f"{leader.pid}\n")
         assert set(local.running()) == {"scheduler"}
 
         assert local.stop(grace=10) == ["scheduler"]
@@ -73,11 +66,10 @@ def test_make_airflow_runs_each_component_and_the_scheduler_runs_the_dag(
     settings: Settings, tmp_path: Path
 ) -> None:
     home = tmp_path / "airflow"
-    password = LocalAirflow(home=home).local_secrets()["metadata_db_password"]
     local = LocalAirflow(
         home=home,
         port=free_port(),
-        metadata_db_url=create_postgres_metadata_db(password, settings),
+        metadata_db_url=postgres_metadata_db(home, settings),
         base_env=env_for(settings, AIRFLOW__COSMOS__CACHE_DIR=str(tmp_path / "cosmos_cache")),
     )
     with local.serving(COMPONENTS, timeout=300):
@@ -94,22 +86,22 @@ def test_make_airflow_runs_each_component_and_the_scheduler_runs_the_dag(
         ]
         assert listening and all(addr.ip == "127.0.0.1" for addr in listening), listening
 
-        api = local.api()
-        dag = api.dag()
-        assert dag["is_paused"], "a new DAG must start paused"
+        details = dag(local)
+        assert details["is_paused"] == "True", "a new DAG must start paused"
         # a run for the day the scheduler would pick next, so unpausing adds no other run
-        ds = dag["next_dagrun_logical_date"][:10]
+        ds = details["next_dagrun_logical_date"][:10]
         write_interactions_csv(settings.interactions_drop_file(ds), ds, rows=500)
-        run_id = api.trigger(ds)
-        assert not api.set_paused(False)["is_paused"]
+        run_id = trigger(local, ds)
+        local.airflow("dags", "unpause", DAG_ID)
+        assert dag(local)["is_paused"] == "False"
 
         deadline = time.monotonic() + 400
-        while (state := api.task_states(run_id).get("interactions.land_interactions")) != "success":
+        while (state := task_states(local, run_id).get("interactions.land_interactions")) != "success":
             assert state not in ("failed", "upstream_failed"), f"land_interactions {state}"
             assert time.monotonic() < deadline, f"land_interactions still {state}"
             time.sleep(2)
-        runs = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns").json()["dag_runs"]
-        assert [r["dag_run_id"] for r in runs] == [run_id]
+        runs = printed_json(local.airflow("dags", "list-runs", DAG_ID, "--output", "json"))
+        assert [r["run_id"] for r in runs] == [run_id]
         all_processes = [q for p in processes.values() for q in [p, *p.children(recursive=True)]]
 
     # stopped mid-run: no component, worker or task process is left

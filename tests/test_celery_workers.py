@@ -11,8 +11,8 @@ tasks ran on both workers; nothing the test started is left running.
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -33,6 +33,7 @@ from loaders.load import load_day
 from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
 from loaders.shop import extract_table
 from scripts.airflow_local import AIRFLOW, COMPONENTS, DAG_ID, LocalAirflow
+from scripts.airflow_local_cli import dag, task_states, trigger, wait_for_run
 from tests.conftest import PROJECT_DIR, env_for, free_port, run_dbt
 from tests.reference import expected_from_csv
 
@@ -99,18 +100,21 @@ def metadata_db(settings: Settings) -> Iterator[str]:
             conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(name)))
 
 
-def start_worker(local: LocalAirflow, name: str) -> subprocess.Popen[bytes]:
-    """`airflow celery worker` as the official image runs it, recorded so local.stop() ends it."""
-    with local.log_file(name).open("ab") as log:
-        worker = subprocess.Popen(
-            [AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2",
-             "--skip-serve-logs", "--without-mingle", "--without-gossip"],
-            env=local.environment(), cwd=PROJECT_DIR, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    record = {"pid": worker.pid, "create_time": psutil.Process(worker.pid).create_time()}
-    (local.pids_dir / f"{name}.pid").write_text(json.dumps(record) + "\n")
-    return worker
+def start_worker(local: LocalAirflow, name: str) -> None:
+    """`airflow celery worker` as the official image runs it, launched so local.stop() ends it."""
+    local.launch(name, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2",
+                 "--skip-serve-logs", "--without-mingle", "--without-gossip")  # fmt: skip
+
+
+def clear_with_downstream(local: LocalAirflow, task_id: str) -> list[str]:
+    """`airflow tasks clear` of a task and what depends on it (the UI's "Clear" with downstream);
+    the task ids it listed and cleared."""
+    done = subprocess.run(
+        [AIRFLOW, "tasks", "clear", DAG_ID, "--task-regex", task_id, "--downstream"],
+        input="y\n", env=local.environment(), cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return re.findall(rf"<TaskInstance: {DAG_ID}\.(\S+) ", done.stdout)
 
 
 def wait_for(condition, what: str, timeout: float) -> None:
@@ -127,9 +131,9 @@ def test_two_celery_workers_run_the_day_and_a_cleared_model_re_runs_alone(
         home=tmp_path / "airflow",
         port=free_port(),
         metadata_db_url=metadata_db,
-        executor="CeleryExecutor",
         base_env=env_for(
             settings,
+            AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
             AIRFLOW__COSMOS__CACHE_DIR=str(tmp_path / "cosmos_cache"),
             AIRFLOW__CELERY__BROKER_URL=redis_url,
             AIRFLOW__CELERY__RESULT_BACKEND="db+" + metadata_db.replace("+psycopg2", ""),
@@ -138,17 +142,17 @@ def test_two_celery_workers_run_the_day_and_a_cleared_model_re_runs_alone(
     )
     holder = psycopg.connect(settings.warehouse.conninfo())
     with local.serving(COMPONENTS, timeout=300):
-        workers = [start_worker(local, name) for name in ("worker1", "worker2")]
+        for name in ("worker1", "worker2"):
+            start_worker(local, name)
         for name in ("worker1", "worker2"):
             wait_for(
                 lambda n=name: " ready." in local.log_file(n).read_text(errors="replace"),
                 f"{name} ready",
                 120,
             )
-        api = local.api()
         # the day the scheduler would pick next, so unpausing adds no other run (which would wait
         # for a drop that never comes)
-        ds = api.dag()["next_dagrun_logical_date"][:10]
+        ds = dag(local)["next_dagrun_logical_date"][:10]
         generate_shop(settings.shop, ds, ShopScale(customers=200, products=30, orders_per_day=20, days=5))
         csv_path = write_interactions_csv(settings.interactions_drop_file(ds), ds, rows=3_000, customers=200,
                                           products=30).path  # fmt: skip
@@ -167,28 +171,34 @@ def test_two_celery_workers_run_the_day_and_a_cleared_model_re_runs_alone(
             )
 
         holder.execute(f"lock table reports.{LOCKED_MODEL} in access exclusive mode")
-        run_id = api.trigger(ds, conf={"full_extract": True})
-        api.set_paused(False)
+        run_id = trigger(local, ds, conf={"full_extract": True})
+        local.airflow("dags", "unpause", DAG_ID)
         failed_task = f"dbt.{LOCKED_MODEL}.run"
-        wait_for(lambda: api.task_states(run_id).get(failed_task) == "failed", f"{failed_task} to fail", 900)
-        assert api.wait_for_run(run_id, timeout=600) == "failed"
-        states = api.task_states(run_id)
+        wait_for(
+            lambda: task_states(local, run_id).get(failed_task) == "failed", f"{failed_task} to fail", 900
+        )
+        assert wait_for_run(local, run_id, timeout=600) == "failed"
+        states = task_states(local, run_id)
         assert states[f"dbt.{LOCKED_MODEL}.test"] == "upstream_failed"
         assert states["dbt_docs"] == "upstream_failed"
         # every other model was built and shows it
         for model in ("fct_orders", "dim_customers", "int_user_interactions_daily", "rpt_daily_sales"):
             task = f"dbt.{model}.run" if f"dbt.{model}.run" in states else f"dbt.{model}_run"
             assert states[task] == "success", (task, states)
-        failed = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{failed_task}").json()
-        assert failed["try_number"] == 2  # it retried by running its model alone, and failed again
+        with psycopg.connect(metadata_db.replace("+psycopg2", "")) as conn:
+            [tries] = conn.execute(
+                "select try_number from task_instance where run_id = %s and task_id = %s",
+                (run_id, failed_task),
+            ).fetchone()
+        assert tries == 2  # it retried by running its model alone, and failed again
 
         holder.rollback()  # the lock is gone: clear the failed task and what depends on it
-        cleared = api.clear(run_id, [failed_task])
+        cleared = clear_with_downstream(local, failed_task)
         assert failed_task in cleared and "dbt_docs" in cleared, cleared
         assert "dbt.dim_customers.run" not in cleared  # the models that built stay as they are
-        assert api.wait_for_run(run_id, timeout=900) == "success", api.task_states(run_id)
+        assert wait_for_run(local, run_id, timeout=900) == "success", task_states(local, run_id)
         # every task succeeded but the day's one dbt build, whose failure stays on record
-        not_succeeded = {t: s for t, s in api.task_states(run_id).items() if s != "success"}
+        not_succeeded = {t: s for t, s in task_states(local, run_id).items() if s != "success"}
         assert not_succeeded == {"dbt.dbt_producer_watcher": "failed"}, not_succeeded
 
         received = {
@@ -196,9 +206,8 @@ def test_two_celery_workers_run_the_day_and_a_cleared_model_re_runs_alone(
             for name in ("worker1", "worker2")
         }
         assert all(count > 0 for count in received.values()), received
-        all_processes = [
-            p for w in workers for p in [psutil.Process(w.pid), *psutil.Process(w.pid).children(True)]
-        ]
+        workers = [local.running()[name] for name in ("worker1", "worker2")]
+        all_processes = [p for w in workers for p in [w, *w.children(recursive=True)]]
     holder.close()
 
     with psycopg.connect(settings.warehouse.conninfo()) as conn:

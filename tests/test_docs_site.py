@@ -70,8 +70,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, docs_dir: Path) -> Iterato
         yield local
 
 
-@pytest.fixture(scope="module")
-def token(airflow: LocalAirflow) -> str:
+def log_in(airflow: LocalAirflow) -> str:
     """A token from Airflow's login endpoint for the admin user of the simple auth manager."""
     response = httpx.post(
         f"{airflow.base_url}/auth/token",
@@ -80,6 +79,11 @@ def token(airflow: LocalAirflow) -> str:
     )
     assert response.status_code == 201, response.text
     return response.json()["access_token"]
+
+
+@pytest.fixture(scope="module")
+def token(airflow: LocalAirflow) -> str:
+    return log_in(airflow)
 
 
 def get(airflow: LocalAirflow, path: str, token: str | None = None, **headers: str) -> httpx.Response:
@@ -158,14 +162,14 @@ def test_only_the_sites_own_files_are_served(airflow: LocalAirflow, token: str) 
 
 
 def test_logging_out_ends_access_to_the_docs(airflow: LocalAirflow) -> None:
-    api = airflow.api()
-    assert get(airflow, f"{DOCS}/index.html", api.token).status_code == 200
-    assert api.get("/api/v2/auth/logout").status_code in (200, 302, 303, 307)
-    assert get(airflow, f"{DOCS}/index.html", api.token).status_code == 401
+    own_token = log_in(airflow)
+    assert get(airflow, f"{DOCS}/index.html", own_token).status_code == 200
+    assert get(airflow, "/api/v2/auth/logout", own_token).status_code in (200, 302, 303, 307)
+    assert get(airflow, f"{DOCS}/index.html", own_token).status_code == 401
 
 
-def test_the_ui_navigation_has_a_dbt_docs_entry(airflow: LocalAirflow) -> None:
-    plugins = airflow.api().get("/api/v2/plugins").json()["plugins"]
+def test_the_ui_navigation_has_a_dbt_docs_entry(airflow: LocalAirflow, token: str) -> None:
+    plugins = get(airflow, "/api/v2/plugins", token).json()["plugins"]
     docs = next(p for p in plugins if p["name"] == "dbt_docs")
     assert docs["fastapi_apps"][0]["url_prefix"] == DOCS
     [view] = docs["external_views"]

@@ -279,10 +279,13 @@ def _start(settings: Settings) -> None:
     try:
         _run_pg(["pg_ctl", "-D", str(data_dir), "-l", str(log_file), "-w", "-t", "60", "-o", opts, "start"])
     except LoaderError:
-        tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-5:])
+        # errors are one line (loaders/cli.py): the server's last words, then where the rest is
+        last = [line.strip() for line in log_file.read_text(errors="replace").splitlines()[-5:]]
+        fatal = [line for line in last if "FATAL" in line or "could not" in line] or last[-1:]
         raise LoaderError(
             f"could not start the local PostgreSQL on {settings.local_pg_host}:"
-            f"{settings.local_pg_port} (is the port taken? set LOCAL_PG_PORT). Server log says:\n{tail}"
+            f"{settings.local_pg_port} (is the port taken? set LOCAL_PG_PORT); the server said: "
+            f"{' / '.join(fatal)} (its log: {log_file})"
         ) from None
     log.info(
         "local PostgreSQL started on %s:%s in %.1fs",

@@ -221,6 +221,13 @@ class Lake:
             with self.open_read(key) as f:
                 data = f.read()
         except FileNotFoundError:
+            now = self.published(prefix)
+            if now.version is not None and now.version > version:
+                # a writer that published a newer version retired this older one meanwhile
+                raise ConcurrentWriteError(
+                    f"{self.uri(prefix)} was published by another writer while this one wrote it; "
+                    "this write was discarded (run it again if its file should win)"
+                ) from None
             raise LoaderError(f"{self.uri(key)} is missing: version {version} cannot be published") from None
         current = expect if expect is not None else self.published(prefix)
         if current.version == version:

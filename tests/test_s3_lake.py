@@ -16,7 +16,7 @@ from loaders.catalog import SHOP_TABLES
 from loaders.config import Settings
 from loaders.errors import LoaderError, UnreachableError
 from loaders.interactions import ingest_interactions
-from loaders.lake import Lake, S3Lake
+from loaders.lake import ConcurrentWriteError, Lake, S3Lake
 from loaders.load import load_day
 from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
 from loaders.shop import extract_table
@@ -209,3 +209,39 @@ def test_a_write_of_a_day_aborts_the_multipart_uploads_a_dead_writer_left(
     )
     uploads = s3_client.list_multipart_uploads(Bucket=s3_bucket, Prefix=PREFIX).get("Uploads", [])
     assert left["UploadId"] not in [u["UploadId"] for u in uploads]
+
+
+def test_a_writer_whose_version_a_newer_writer_retired_is_told_another_writer_won(
+    s3_client, s3_bucket
+) -> None:
+    """Two writers of a day at once: the newer publishes and retires the older versions, the
+    older one's staged objects among them; the older then fails with the concurrent-writer line
+    (not "missing"), and the day is the newer's, whole."""
+    lake = Lake.from_url(f"s3://{s3_bucket}", s3_client=s3_client)
+    prefix = "raw/test/race/ds=2026-11-20"
+
+    def write(day, payload: bytes) -> None:
+        part = day.open("part-00000.bin")
+        part.write(payload)
+        part.close()
+        day.stage_manifest({"parts": [day.object_name("part-00000.bin")]})
+
+    versions: dict[str, str] = {}
+
+    def older_writer_overtaken() -> None:
+        with lake.write_day(prefix) as older:
+            versions["older"] = older.version
+            write(older, b"older")
+            with lake.write_day(prefix) as newer:
+                versions["newer"] = newer.version
+                write(newer, b"newer")
+            assert newer.version > older.version
+            lake.retire(prefix, newer.version)  # as the newer writer does once it is in raw
+
+    with pytest.raises(ConcurrentWriteError, match="published by another writer"):
+        older_writer_overtaken()
+    assert lake.published(prefix).version == versions["newer"]
+    keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix=prefix)["Contents"]]
+    assert not [k for k in keys if versions["older"] in k]
+    name = lake.read_manifest(prefix)["parts"][0]
+    assert s3_client.get_object(Bucket=s3_bucket, Key=f"{prefix}/{name}")["Body"].read() == b"newer"

@@ -15,15 +15,9 @@ PYTEST_ARGS ?=
 
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)
+# Airflow's other settings: scripts/airflow_env.py (the one place for them)
 export AIRFLOW_HOME ?= $(LOCAL)/airflow
-export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
-export AIRFLOW__CORE__LOAD_EXAMPLES := False
-export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
-# the dbt producer task is not retried (dags/etl_pipeline.py): no backup of its results to keep
-export AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY := False
-export AIRFLOW__COSMOS__CACHE_DIR := $(LOCAL)/cosmos_cache
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
-export DBT_PROJECT_DIR := $(CURDIR)/dbt_project
 # Airflow connections for the DAG, pointing at the local stack (local-only login; override the
 # WAREHOUSE_* / SHOP_* variables or these connections for any other environment)
 LOCAL_PG_PORT ?= 55432
@@ -67,6 +61,7 @@ dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project -n
 airflow-db: $(AIRFLOW_HOME)/.migrated
 $(AIRFLOW_HOME)/.migrated: $(VENV)/.installed
 	mkdir -p $(AIRFLOW_HOME)
+	@# Airflow's default metadata DB, SQLite in AIRFLOW_HOME, as scripts/airflow_env.py's
 	airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || { tail -n 20 $(AIRFLOW_HOME)/migrate.log; exit 1; }
 	touch $@
 

@@ -30,6 +30,10 @@ import tempfile
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from scripts.airflow_env import airflow_env  # noqa: E402
+
 DAG_FILE = PROJECT_DIR / "dags" / "etl_pipeline.py"
 TARGET_SECONDS = 0.2
 
@@ -82,19 +86,9 @@ def main() -> int:
         raise SystemExit("dbt_project/target/manifest.json is missing: run `make manifest`")
 
     with tempfile.TemporaryDirectory(prefix="dag-parse-bench-") as home:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_")}
-        env.update(
-            {
-                "PYTHONPATH": str(PROJECT_DIR),
-                "AIRFLOW_HOME": home,
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-                "AIRFLOW__COSMOS__CACHE_DIR": str(Path(home) / "cosmos"),
-                # parsing must not reach any database: point the services nowhere
-                "WAREHOUSE_HOST": "192.0.2.1",
-                "SHOP_HOST": "192.0.2.1",
-            }
-        )
+        base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_")}
+        # parsing must not reach any database: point the services nowhere
+        env = airflow_env(Path(home), base | {"WAREHOUSE_HOST": "192.0.2.1", "SHOP_HOST": "192.0.2.1"})
         probe(env, "processor")  # warm-up: the OS file cache, Airflow's config file in the new home
         processor, bare = [], []
         for _ in range(args.runs):  # alternating, so both see the same machine

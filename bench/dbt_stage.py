@@ -46,6 +46,7 @@ from loaders.lake import Lake  # noqa: E402
 from loaders.load import load_day  # noqa: E402
 from loaders.sample_data import generate_shop, write_interactions_csv  # noqa: E402
 from loaders.shop import extract_table  # noqa: E402
+from scripts.airflow_env import airflow_env  # noqa: E402
 
 DS = "2026-11-20"
 BIN = Path(sys.executable).parent
@@ -93,24 +94,20 @@ def run(settings: Settings, folder: Path, args: argparse.Namespace, modes: list[
         extract_table(settings.shop, lake, SHOP_TABLES[name], DS, full=True)
         load_day(lake, settings.warehouse, "shop", name, DS)
 
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "WAREHOUSE_", "SHOP_"))},
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(PROJECT_DIR),
-        "WAREHOUSE_DBNAME": settings.warehouse.dbname,
-        "SHOP_DBNAME": settings.shop.dbname,
-        "LAKE_URL": settings.lake_url,
-        "INTERACTIONS_DROP_DIR": str(settings.interactions_drop_dir),
-        "AIRFLOW_HOME": str(folder / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
-        "AIRFLOW__COSMOS__CACHE_DIR": str(folder / "cosmos_cache"),
-        "AIRFLOW_CONN_WAREHOUSE_DB": settings.warehouse.url(),
-        "AIRFLOW_CONN_SHOP_DB": settings.shop.url(),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "WAREHOUSE_", "SHOP_"))}
+    env = airflow_env(
+        folder / "airflow",
+        base
+        | {
+            "WAREHOUSE_DBNAME": settings.warehouse.dbname,
+            "SHOP_DBNAME": settings.shop.dbname,
+            "LAKE_URL": settings.lake_url,
+            "INTERACTIONS_DROP_DIR": str(settings.interactions_drop_dir),
+            "AIRFLOW__COSMOS__CACHE_DIR": str(folder / "cosmos_cache"),
+            "AIRFLOW_CONN_WAREHOUSE_DB": settings.warehouse.url(),
+            "AIRFLOW_CONN_SHOP_DB": settings.shop.url(),
+        },
+    )
     dbt = [
         str(BIN / "dbt"), "--no-use-colors", "--quiet", "build", "--vars", f"{{ds: {DS}}}",
         "--project-dir", str(PROJECT_DIR / "dbt_project"), "--profiles-dir", str(PROJECT_DIR / "dbt_project"),

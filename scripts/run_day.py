@@ -33,20 +33,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scripts.airflow_env import BIN, PROJECT_DIR, airflow_env
+
 DAG_ID = "etl_pipeline"
 PRODUCER = "dbt.dbt_producer_watcher"
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 MANIFEST = PROJECT_DIR / "dbt_project" / "target" / "manifest.json"
 FINISHED = {"success", "failed", "skipped", "upstream_failed", "removed"}
 WAIT_MARK = b"waiting up to"  # logged by orchestration.drop_sensor when it defers
 
 
-def metadata_url() -> str:
-    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
-    if url:
-        return url
-    home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
-    return f"sqlite:///{home / 'airflow.db'}"
+def environment() -> dict[str, str]:
+    """The ``airflow dags test`` process's environment: the project's Airflow settings for AIRFLOW_HOME."""
+    return airflow_env(Path(os.environ.get("AIRFLOW_HOME") or PROJECT_DIR / ".local" / "airflow"))
 
 
 def dbt_totals() -> tuple[int, int]:
@@ -253,16 +251,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from sqlalchemy import create_engine
 
-    engine = create_engine(metadata_url())
+    env = environment()
+    engine = create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     models_total, tests_total = dbt_totals()
-    airflow = str(Path(sys.executable).parent / "airflow")
+    airflow = str(BIN / "airflow")
     print(f"== airflow dags test {DAG_ID} {args.ds}  (full log: {_shown(log_path)})", flush=True)
     earlier_runs = _run_ids(engine)
     started = time.time()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [airflow, "dags", "test", DAG_ID, args.ds, "-c", args.conf],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         follower = Follower(engine, earlier_runs, models_total, tests_total, log_path=log_path)
         state = None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.airflow_env import airflow_env
 from tests.conftest import PROJECT_DIR
 
 MANIFEST = PROJECT_DIR / "dbt_project" / "target" / "manifest.json"
@@ -36,18 +37,10 @@ print(json.dumps({
 def inspect_dag(home: Path, **extra: str) -> dict:
     if not MANIFEST.exists():
         pytest.fail("dbt_project/target/manifest.json is missing: run `make manifest` (make test does)")
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        "PYTHONPATH": str(PROJECT_DIR),
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
-        # nothing may be contacted while the file is parsed: point every service nowhere
-        "WAREHOUSE_HOST": "192.0.2.1",
-        "SHOP_HOST": "192.0.2.1",
-        **extra,
-    }
+    # nothing may be contacted while the file is parsed: point every service nowhere
+    env = airflow_env(
+        home, {"PATH": "/usr/bin:/bin", "WAREHOUSE_HOST": "192.0.2.1", "SHOP_HOST": "192.0.2.1", **extra}
+    )
     result = subprocess.run(
         [sys.executable, "-c", INSPECT, str(PROJECT_DIR / "dags")],
         env=env, capture_output=True, text=True, timeout=300,

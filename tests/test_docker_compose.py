@@ -25,6 +25,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
+from scripts.airflow_env import airflow_env
+
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
@@ -503,6 +505,22 @@ def test_airflow_components_share_the_secrets_they_exchange(services: dict[str, 
 # ------------------------------------------------------------------------------------------------
 # environment and connections
 # ------------------------------------------------------------------------------------------------
+def test_the_team_stack_configures_airflow_as_the_local_one_does(services: dict[str, Any]):
+    """The settings scripts/airflow_env.py gives every local Airflow process and that do not name a
+    local path or port have the same value in the containers."""
+    local = airflow_env(Path("/nowhere"), {})
+    shared = ["AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__COSMOS__ENABLE_TELEMETRY",
+              "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY", "DBT_SEND_ANONYMOUS_USAGE_STATS"]  # fmt: skip
+    for service in AIRFLOW_SERVICES:
+        env = environment_of(services[service])
+        differ = {
+            key: (env.get(key), local[key])
+            for key in shared
+            if str(env.get(key)).lower() != local[key].lower()
+        }
+        assert not differ, f"{service} (compose, local): {differ}"
+
+
 @pytest.mark.parametrize("service", AIRFLOW_SERVICES)
 def test_airflow_service_has_the_project_environment(services: dict[str, Any], service: str):
     env = environment_of(services[service])

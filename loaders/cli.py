@@ -233,7 +233,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> None:
         warehouse.ensure_raw_schema(conn, settings.raw_schema)
     print(
         f"local PostgreSQL running (pid {state.pid}) on {settings.local_pg_host}:{state.port}: "
-        f"databases {settings.shop.dbname}, {settings.warehouse.dbname}"
+        f"databases {settings.shop.dbname}, {settings.warehouse.dbname}, {settings.airflow_db.dbname}"
     )
 
 

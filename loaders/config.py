@@ -102,6 +102,7 @@ class Settings:
     local_pg_port: int
     warehouse: PostgresTarget
     shop: PostgresTarget
+    airflow_db: PostgresTarget  # the local Airflow's metadata DB (`make airflow`), a login of its own
     lake_url: str
     interactions_drop_dir: Path
     raw_schema: str = "raw"
@@ -143,11 +144,11 @@ class Settings:
         local_host = env.get("LOCAL_PG_HOST", "127.0.0.1")
         local_port = _port(env, "LOCAL_PG_PORT", LOCAL_PG_PORT)
 
-        def target(prefix: str, dbname: str) -> PostgresTarget:
+        def target(prefix: str, dbname: str, user: str = LOCAL_PG_USER) -> PostgresTarget:
             return PostgresTarget(
                 host=env.get(f"{prefix}_HOST", local_host),
                 port=_port(env, f"{prefix}_PORT", local_port),
-                user=env.get(f"{prefix}_USER", LOCAL_PG_USER),
+                user=env.get(f"{prefix}_USER", user),
                 password=env.get(f"{prefix}_PASSWORD", LOCAL_PG_PASSWORD),
                 dbname=env.get(f"{prefix}_DBNAME", dbname),
                 sslmode=_choice(env, f"{prefix}_SSLMODE", SSLMODES),
@@ -160,6 +161,7 @@ class Settings:
             local_pg_port=local_port,
             warehouse=target("WAREHOUSE", "warehouse"),
             shop=target("SHOP", "shop"),
+            airflow_db=target("AIRFLOW_DB", "airflow", user="airflow"),
             lake_url=env.get("LAKE_URL", (local_dir / "lake").as_uri()),
             interactions_drop_dir=Path(env.get("INTERACTIONS_DROP_DIR", local_dir / "drop" / "interactions")),
             raw_schema=_schema(env, "RAW_SCHEMA", "raw"),

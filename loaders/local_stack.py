@@ -2,7 +2,8 @@
 
 It runs the PostgreSQL 16 binaries shipped inside the ``pgserver`` wheel, keeps its data under
 ``.local/pg/``, listens on TCP ``127.0.0.1:55432`` only (Cosmos' asset URIs need a host), and holds
-two databases: ``shop`` (the source system) and ``warehouse``. ``up`` reuses a running server, so
+the databases ``shop`` (the source system), ``warehouse`` and ``airflow`` (the metadata DB of
+``make airflow``; ``make run`` keeps SQLite). ``up`` reuses a running server, so
 it is cheap to call before every command; the server keeps running until ``down``.
 
 PostgreSQL refuses to run as root; when we are root it runs as a ``pgserver`` system user, as
@@ -296,9 +297,9 @@ def _start(settings: Settings) -> None:
 
 
 def _provision(settings: Settings) -> None:
-    """Create the login roles and the two databases when they are missing."""
+    """Create the login roles and the databases (shop, warehouse, Airflow's) when they are missing."""
     with psycopg.connect(superuser_conninfo(settings), autocommit=True) as conn:
-        for target in (settings.warehouse, settings.shop):
+        for target in (settings.warehouse, settings.shop, settings.airflow_db):
             exists = conn.execute("select 1 from pg_roles where rolname = %s", (target.user,)).fetchone()
             verb = "alter" if exists else "create"
             conn.execute(
@@ -306,7 +307,7 @@ def _provision(settings: Settings) -> None:
                     sql.SQL(verb), sql.Identifier(target.user), sql.Literal(target.password)
                 )
             )
-        for target in (settings.shop, settings.warehouse):
+        for target in (settings.shop, settings.warehouse, settings.airflow_db):
             if not conn.execute("select 1 from pg_database where datname = %s", (target.dbname,)).fetchone():
                 conn.execute(
                     sql.SQL("create database {} owner {}").format(

@@ -1,8 +1,8 @@
-"""The ``make airflow*`` commands: scripts/airflow_local.py's processes, then the ``airflow`` CLI.
+"""The ``make airflow*`` commands: scripts/airflow_local.py's daemons, then Airflow's own CLI.
 
-``start``/``stop``/``status`` run and stop the local Airflow; ``unpause``, ``trigger`` (a day, then
-``airflow dags state`` until it ends and ``airflow tasks states-for-dag-run``) and ``cli`` (any
-``airflow`` command) act on it with Airflow's own CLI, against its metadata database.
+``start``/``stop``/``status`` run and stop the local Airflow (metadata DB: ``airflow`` on the embedded
+PostgreSQL, which ``make up`` creates); ``trigger`` runs a day (``airflow dags trigger``, then ``dags
+state`` until it ends and ``tasks states-for-dag-run``); ``cli`` runs any ``airflow`` command against it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -20,14 +19,8 @@ from pathlib import Path
 import httpx
 
 from loaders.config import Settings
-from scripts.airflow_local import (
-    AIRFLOW,
-    COMPONENTS,
-    DAG_ID,
-    PROJECT_DIR,
-    AirflowLocalError,
-    LocalAirflow,
-)
+from scripts.airflow_env import PROJECT_DIR
+from scripts.airflow_local import AIRFLOW, COMPONENTS, DAG_ID, AirflowLocalError, LocalAirflow
 
 
 def dag(local: LocalAirflow) -> dict[str, str]:
@@ -38,6 +31,18 @@ def dag(local: LocalAirflow) -> dict[str, str]:
         raise AirflowLocalError(
             f"Airflow does not know DAG {DAG_ID} (yet): `make airflow-cli ARGS='dags list-import-errors'` says why"
         ) from None
+
+
+def wait_for_dag(local: LocalAirflow, timeout: float = 300) -> dict[str, str]:
+    """``dag`` once the DAG processor has registered the DAG."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return dag(local)
+        except AirflowLocalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
 
 
 def trigger(local: LocalAirflow, ds: str, conf: Mapping[str, object] | None = None) -> str:
@@ -75,38 +80,28 @@ def wait_for_run(local: LocalAirflow, run_id: str, timeout: float = 1800, poll: 
     return state
 
 
-def postgres_metadata_db(home: Path, settings: Settings | None = None, create: bool = True) -> str:
-    """The SQLAlchemy URL of database ``airflow`` on the embedded PostgreSQL; ``create`` makes (or updates) it.
-
-    Its role's password is generated once into ``home/local-secrets.json`` (readable by you only)."""
-    import psycopg
-    from psycopg import sql
-
-    from loaders import local_stack
-
-    settings, path = settings or Settings.from_env(), home / "local-secrets.json"
-    stored = json.loads(path.read_text()) if path.exists() else {}
-    if not (password := stored.get("metadata_db_password")):
-        password = stored["metadata_db_password"] = secrets.token_urlsafe(24)
-        home.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as secrets_file:
-            json.dump(stored, secrets_file)
-    if create:
-        local_stack.up(settings)  # reuses a running server
-        with psycopg.connect(local_stack.superuser_conninfo(settings), autocommit=True) as conn:
-            verb = (
-                "alter"
-                if conn.execute("select 1 from pg_roles where rolname = 'airflow'").fetchone()
-                else "create"
-            )
-            conn.execute(
-                sql.SQL("{} role airflow login password {}").format(sql.SQL(verb), sql.Literal(password))
-            )
-            if not conn.execute("select 1 from pg_database where datname = 'airflow'").fetchone():
-                conn.execute("create database airflow owner airflow")
-    return (
-        f"postgresql+psycopg2://airflow:{password}@{settings.local_pg_host}:{settings.local_pg_port}/airflow"
+def printed_json(output: str) -> list[dict[str, str]]:
+    """What an ``airflow ... --output json`` command printed (its last line that is JSON)."""
+    rows: list[dict[str, str]] = json.loads(
+        next(line for line in reversed(output.splitlines()) if line.startswith("["))
     )
+    return rows
+
+
+def admin_password(local: LocalAirflow) -> str:
+    """The password the api-server generated for user admin at its first start."""
+    try:
+        password: str = json.loads(local.passwords_file.read_text())["admin"]
+    except (OSError, ValueError, KeyError):
+        raise AirflowLocalError(
+            f"no password for admin in {local.passwords_file}: start Airflow first"
+        ) from None
+    return password
+
+
+def metadata_db_url(settings: Settings) -> str:
+    """The SQLAlchemy URL of the local Airflow's metadata DB (settings.airflow_db: AIRFLOW_DB_*)."""
+    return settings.airflow_db.url().replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,7 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = commands.add_parser("trigger", help=f"run {DAG_ID} for a day, wait for the outcome")
     run.add_argument("--ds", required=True, help="the day, YYYY-MM-DD")
     run.add_argument("--conf", default="{}", help="the run's params as JSON, e.g. '{\"full_extract\": true}'")
-    run.add_argument("--no-wait", action="store_true")
     commands.add_parser("cli", help="an airflow command").add_argument(
         "airflow_args", nargs=argparse.REMAINDER
     )
@@ -134,10 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             [c.laddr.port for c in api_server.net_connections() if c.status == "LISTEN"] if api_server else []
         )
         port = args.port or next(iter(listening), 8080)  # default: the running api-server's
-        # the metadata DB: only where an airflow command needs it (start creates it when missing)
-        needs_db = args.command in ("start", "unpause", "trigger", "cli")
-        url = postgres_metadata_db(home, create=args.command == "start") if needs_db else None
-        local = LocalAirflow(home, port, metadata_db_url=url)
+        local = LocalAirflow(home, port, metadata_db_url=metadata_db_url(Settings.from_env()))
         if args.command == "stop":
             stopped = local.stop()
             print(f"== stopped {', '.join(stopped)}" if stopped else "== Airflow was not running")
@@ -151,73 +142,65 @@ def main(argv: Sequence[str] | None = None) -> int:
             return subprocess.run(
                 [AIRFLOW, *args.airflow_args], env=local.environment(), cwd=PROJECT_DIR
             ).returncode
+        elif args.command == "start":
+            return _start(local)
+        elif args.command == "unpause":
+            next_day = dag(local).get("next_dagrun_logical_date")
+            local.airflow("dags", "unpause", DAG_ID)
+            print(f"== {DAG_ID} is unpaused")
+            if next_day:  # Airflow prints the DAG's state from before the change
+                print(
+                    f"   the scheduler runs it for {next_day[:10]} next (its CSV must be in the drop folder: make sample DS=...)"
+                )
         else:
-            return {"start": _start, "unpause": _unpause, "trigger": _trigger}[args.command](local, args)
+            return _trigger(local, args.ds, args.conf)
         return 0
     except (AirflowLocalError, httpx.HTTPError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 
 
-def _start(local: LocalAirflow, args: argparse.Namespace) -> int:
+def _start(local: LocalAirflow) -> int:
     running = local.running()
     if running and set(running) != set(COMPONENTS):
         raise AirflowLocalError(f"only {', '.join(running)} of Airflow run: `make airflow-stop` first")
     if not running:
-        print("== metadata DB: database airflow on the embedded PostgreSQL; airflow db migrate")
+        print(
+            f"== metadata DB: {local.metadata_db_url and local.metadata_db_url.split('@')[-1]}; airflow db migrate"
+        )
         local.airflow("db", "migrate")
         print(
             f"== starting {', '.join(COMPONENTS)} on {local.base_url} (logs: {local.home / 'logs'}/<name>.log)"
         )
         local.start()
-    paused = dag(local)["is_paused"] == "True"
+    paused = wait_for_dag(local)["is_paused"] == "True"
+    password = admin_password(local)
     print(
         f"== Airflow {'already runs' if running else 'is up'}: DAG {DAG_ID} {'paused' if paused else 'active'}"
     )
     print(f"   UI:        {local.base_url}")
-    print(f"   login:     admin / {local.admin_password()}   (from {local.passwords_file})")
+    print(f"   login:     admin / {password}   (from {local.passwords_file})")
     print(f"   dbt docs:  {local.base_url}/plugin/dbt-docs   (Browse > dbt Docs)")
     print("   unpause:   make airflow-unpause   run a day: make airflow-trigger DS=YYYY-MM-DD")
     print("   stop:      make airflow-stop")
     return 0
 
 
-def _unpause(local: LocalAirflow, args: argparse.Namespace) -> int:
-    next_day = dag(local).get("next_dagrun_logical_date")
-    local.airflow("dags", "unpause", DAG_ID)
-    print(f"== {DAG_ID} is unpaused")
-    if next_day:
-        print(
-            f"   the scheduler runs it for {next_day[:10]} next (its CSV must be in the drop folder: make sample DS=...)"
-        )
-    return 0
-
-
-def _trigger(local: LocalAirflow, args: argparse.Namespace) -> int:
+def _trigger(local: LocalAirflow, ds: str, conf_text: str) -> int:
     if dag(local)["is_paused"] == "True":
         raise AirflowLocalError(f"{DAG_ID} is paused, so a run would wait: `make airflow-unpause` first")
     try:
-        conf = json.loads(args.conf)
+        conf = json.loads(conf_text)
     except ValueError:
-        raise AirflowLocalError(f"--conf must be a JSON object, got {args.conf!r}") from None
-    run_id, started = trigger(local, args.ds, conf), time.monotonic()
-    print(f"== triggered {DAG_ID} for {args.ds} (conf {json.dumps(conf)}): run {run_id}")
+        raise AirflowLocalError(f"--conf must be a JSON object, got {conf_text!r}") from None
+    run_id, started = trigger(local, ds, conf), time.monotonic()
+    print(f"== triggered {DAG_ID} for {ds} (conf {json.dumps(conf)}): run {run_id}")
     print(f"   {local.base_url}/dags/{DAG_ID}/runs/{run_id}")
-    if args.no_wait:
-        return 0
     state = wait_for_run(local, run_id)
     for task_id, task_state in sorted(task_states(local, run_id).items()):
         print(f"   {task_state or 'none':16} {task_id}")
     print(f"== run {run_id}: {state} in {time.monotonic() - started:.0f}s")
     return 0 if state == "success" else 1
-
-
-def printed_json(output: str) -> list[dict[str, str]]:
-    """What an ``airflow ... --output json`` command printed (its last line that is JSON)."""
-    rows: list[dict[str, str]] = json.loads(
-        next(line for line in reversed(output.splitlines()) if line.startswith("["))
-    )
-    return rows
 
 
 if __name__ == "__main__":

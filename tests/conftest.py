@@ -14,17 +14,21 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from loaders import local_stack, pii_key
 from loaders.config import Settings
 from loaders.lake import Lake
+from scripts.airflow_env import airflow_env
+from scripts.airflow_local import COMPONENTS, LocalAirflow
+from scripts.airflow_local_cli import wait_for_dag
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -114,8 +118,6 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
             "AIRFLOW_CONN_WAREHOUSE_DB": settings.warehouse.url(),
             "AIRFLOW_CONN_SHOP_DB": settings.shop.url(),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-            "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         }
     )
     env.update(extra)
@@ -125,14 +127,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
 def airflow_test_env(settings: Settings, tmp_path: Path, **extra: str) -> dict[str, str]:
     """``env_for`` plus an Airflow home of the test's own, its metadata DB migrated (for
     `airflow dags test` of the project's DAG)."""
-    env = env_for(
-        settings,
-        AIRFLOW_HOME=str(tmp_path / "airflow"),
-        AIRFLOW__CORE__DAGS_FOLDER=str(PROJECT_DIR / "dags"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__COSMOS__CACHE_DIR=str(tmp_path / "cosmos_cache"),
-        **extra,
-    )
+    env = airflow_env(tmp_path / "airflow", env_for(settings, **extra))
     airflow = str(BIN / "airflow")
     migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
     assert migrate.returncode == 0, migrate.stderr[-3000:]
@@ -196,3 +191,46 @@ def s3_bucket(s3_client) -> str:
     name = f"lake-{uuid.uuid4().hex[:10]}"
     s3_client.create_bucket(Bucket=name)
     return name
+
+
+@contextmanager
+def serving(
+    local: LocalAirflow, components: Sequence[str] = COMPONENTS, timeout: float = 300
+) -> Iterator[None]:
+    """``airflow db migrate``, start ``components`` (and wait for the DAG when a DAG processor is among
+    them), and always stop them afterwards."""
+    local.airflow("db", "migrate")
+    try:
+        local.start(components, timeout)
+        if "dag-processor" in components:
+            wait_for_dag(local, timeout)
+        yield
+    finally:
+        local.stop()
+
+
+@contextmanager
+def scratch_metadata_db(settings: Settings) -> Iterator[str]:
+    """A metadata database and login of its own on the test server, as ``make up`` makes ``airflow``
+    (its SQLAlchemy URL); dropped afterwards. Airflow's daemons need it: on SQLite, the DAG processor
+    run with ``--daemon`` fails with "locking protocol"."""
+    name, password = f"airflow_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    with psycopg.connect(local_stack.superuser_conninfo(settings), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("create role {} login password {}").format(sql.Identifier(name), sql.Literal(password))
+        )
+        conn.execute(
+            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(name))
+        )
+    try:
+        yield f"postgresql+psycopg2://{name}:{password}@{settings.local_pg_host}:{settings.local_pg_port}/{name}"
+    finally:
+        with psycopg.connect(local_stack.superuser_conninfo(settings), autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def metadata_db(settings: Settings) -> Iterator[str]:
+    with scratch_metadata_db(settings) as url:
+        yield url

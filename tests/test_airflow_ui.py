@@ -19,8 +19,8 @@ import pytest
 from loaders.config import Settings
 from loaders.sample_data import write_interactions_csv
 from scripts.airflow_local import COMPONENTS, DAG_ID, AirflowLocalError, LocalAirflow
-from scripts.airflow_local_cli import dag, postgres_metadata_db, printed_json, task_states, trigger
-from tests.conftest import env_for, free_port
+from scripts.airflow_local_cli import dag, metadata_db_url, printed_json, task_states, trigger
+from tests.conftest import env_for, free_port, serving
 
 
 def test_start_refuses_a_port_another_program_uses(tmp_path: Path) -> None:
@@ -69,10 +69,10 @@ def test_make_airflow_runs_each_component_and_the_scheduler_runs_the_dag(
     local = LocalAirflow(
         home=home,
         port=free_port(),
-        metadata_db_url=postgres_metadata_db(home, settings),
+        metadata_db_url=metadata_db_url(settings),
         base_env=env_for(settings, AIRFLOW__COSMOS__CACHE_DIR=str(tmp_path / "cosmos_cache")),
     )
-    with local.serving(COMPONENTS, timeout=300):
+    with serving(local, COMPONENTS, timeout=300):
         processes = local.running()
         assert set(processes) == set(COMPONENTS)
         assert local.environment()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")

@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from loaders.sample_data import ShopScale, generate_shop, write_interactions_csv
 from loaders.shop import extract_table
 from scripts.airflow_local import AIRFLOW, COMPONENTS, DAG_ID, LocalAirflow
 from scripts.airflow_local_cli import dag, task_states, trigger, wait_for_run
-from tests.conftest import PROJECT_DIR, env_for, free_port, run_dbt
+from tests.conftest import PROJECT_DIR, env_for, free_port, run_dbt, serving
 from tests.reference import expected_from_csv
 
 pytestmark = pytest.mark.e2e
@@ -81,25 +80,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait(timeout=30)
 
 
-@pytest.fixture
-def metadata_db(settings: Settings) -> Iterator[str]:
-    """A metadata database of this test's own on the test server (its URL, for SQLAlchemy)."""
-    name, password = f"airflow_celery_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    with psycopg.connect(local_stack.superuser_conninfo(settings), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create role {} login password {}").format(sql.Identifier(name), sql.Literal(password))
-        )
-        conn.execute(
-            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(name))
-        )
-    try:
-        yield f"postgresql+psycopg2://{name}:{password}@{settings.local_pg_host}:{settings.local_pg_port}/{name}"
-    finally:
-        with psycopg.connect(local_stack.superuser_conninfo(settings), autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(name)))
-
-
 def start_worker(local: LocalAirflow, name: str) -> None:
     """`airflow celery worker` as the official image runs it, launched so local.stop() ends it."""
     local.launch(name, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2",
@@ -141,7 +121,7 @@ def test_two_celery_workers_run_the_day_and_a_cleared_model_re_runs_alone(
         ),
     )
     holder = psycopg.connect(settings.warehouse.conninfo())
-    with local.serving(COMPONENTS, timeout=300):
+    with serving(local, COMPONENTS, timeout=300):
         for name in ("worker1", "worker2"):
             start_worker(local, name)
         for name in ("worker1", "worker2"):

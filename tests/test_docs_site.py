@@ -22,7 +22,8 @@ import jwt
 import pytest
 
 from scripts.airflow_local import LocalAirflow
-from tests.conftest import BIN, PROJECT_DIR, free_port
+from scripts.airflow_local_cli import admin_password
+from tests.conftest import BIN, PROJECT_DIR, free_port, serving
 
 MANIFEST = PROJECT_DIR / "dbt_project" / "target" / "manifest.json"
 DOCS = "/dbt-docs"
@@ -66,7 +67,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, docs_dir: Path) -> Iterato
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_")}
     env["DBT_DOCS_DIR"] = str(docs_dir)
     local = LocalAirflow(home=tmp_path_factory.mktemp("airflow_home"), port=free_port(), base_env=env)
-    with local.serving(["api-server"], timeout=180):
+    with serving(local, ["api-server"], timeout=180):
         yield local
 
 
@@ -74,7 +75,7 @@ def log_in(airflow: LocalAirflow) -> str:
     """A token from Airflow's login endpoint for the admin user of the simple auth manager."""
     response = httpx.post(
         f"{airflow.base_url}/auth/token",
-        json={"username": "admin", "password": airflow.admin_password()},
+        json={"username": "admin", "password": admin_password(airflow)},
         timeout=30,
     )
     assert response.status_code == 201, response.text

@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, sync_playwright
 
+from loaders.config import Settings
 from scripts.airflow_local import LocalAirflow
-from tests.conftest import PROJECT_DIR, free_port
+from scripts.airflow_local_cli import admin_password
+from tests.conftest import PROJECT_DIR, free_port, scratch_metadata_db, serving
 from tests.test_docs_site import MANIFEST, build_docs_site
 
 pytestmark = pytest.mark.browser
@@ -57,12 +59,14 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAirflow]:
+def airflow(tmp_path_factory: pytest.TempPathFactory, pg_settings: Settings) -> Iterator[LocalAirflow]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_")}
     env["DBT_DOCS_DIR"] = str(build_docs_site(tmp_path_factory.mktemp("site") / "target"))
-    local = LocalAirflow(home=tmp_path_factory.mktemp("airflow_home"), port=free_port(), base_env=env)
-    with local.serving(["api-server", "dag-processor"], timeout=300):
-        yield local
+    home = tmp_path_factory.mktemp("airflow_home")
+    with scratch_metadata_db(pg_settings) as url:
+        local = LocalAirflow(home=home, port=free_port(), metadata_db_url=url, base_env=env)
+        with serving(local, ["api-server", "dag-processor"], timeout=300):
+            yield local
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +99,7 @@ def screenshot(page: Page, name: str) -> None:
 def log_in(page: Page, airflow: LocalAirflow) -> None:
     """Fill in the simple auth manager's login form, as a user does."""
     page.locator("input[name=username]").fill("admin")
-    page.locator("input[name=password]").fill(airflow.admin_password())
+    page.locator("input[name=password]").fill(admin_password(airflow))
     page.locator("button[type=submit]").click()
 
 

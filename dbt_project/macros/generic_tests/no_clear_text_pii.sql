@@ -34,33 +34,8 @@ clear_text_values as (
 
 leaks as (
 
-    select
-        cast(null as {{ dbt.type_string() }}) as model_name,
-        cast(null as {{ dbt.type_string() }}) as column_name,
-        cast(null as {{ dbt.type_string() }}) as problem,
-        cast(0 as bigint) as leaked_values
-    where 1 = 0
-    {%- if execute and clear_text | length == 0 %}
-
-    union all
-
-    -- nothing is declared as PII: the scan would prove nothing
-    select
-        'all' as model_name,
-        '' as column_name,
-        'no column declares PII' as problem,
-        cast(1 as bigint) as leaked_values
-    {%- endif %}
-    {%- for model_name, column_name, problem in problems %}
-
-    union all
-
-    select
-        '{{ model_name }}' as model_name,
-        '{{ column_name }}' as column_name,
-        '{{ problem }}' as problem,
-        cast(0 as bigint) as leaked_values
-    {%- endfor %}
+    {#- nothing declared as PII: the scan would prove nothing #}
+    {{ pii_problem_rows(problems + ([('all', '', 'no column declares PII')] if execute and clear_text | length == 0 else []), 'leaked_values') | indent(4) }}
     {%- for relation, column_name, predicate in scanned %}
 
     union all

@@ -6,22 +6,7 @@
 {% test pii_columns_are_masked(model) %}
 {%- set problems, value_checks = pii_masking_checks(attached_model_node(model)) if execute else ([], []) %}
 
-select
-    cast(null as {{ dbt.type_string() }}) as model_name,
-    cast(null as {{ dbt.type_string() }}) as column_name,
-    cast(null as {{ dbt.type_string() }}) as problem,
-    cast(0 as bigint) as failing_rows
-where 1 = 0
-{%- for model_name, column_name, problem in problems %}
-
-union all
-
-select
-    '{{ model_name }}' as model_name,
-    '{{ column_name }}' as column_name,
-    '{{ problem }}' as problem,
-    cast(0 as bigint) as failing_rows
-{%- endfor %}
+{{ pii_problem_rows(problems, 'failing_rows') }}
 {%- for model_name, column_name, policy, predicate in value_checks %}
 
 union all

@@ -178,3 +178,25 @@
     {%- endif -%}
     {{ return([clear_text, scanned, problems]) }}
 {%- endmacro %}
+
+
+{#- The first rows of a PII test: a typed empty row, then one row per declared problem
+    (model, column, problem); `count_column` names the column the value checks count in. -#}
+{% macro pii_problem_rows(problems, count_column) -%}
+select
+    cast(null as {{ dbt.type_string() }}) as model_name,
+    cast(null as {{ dbt.type_string() }}) as column_name,
+    cast(null as {{ dbt.type_string() }}) as problem,
+    cast(0 as bigint) as {{ count_column }}
+where 1 = 0
+{%- for model_name, column_name, problem in problems %}
+
+union all
+
+select
+    '{{ model_name }}' as model_name,
+    '{{ column_name }}' as column_name,
+    '{{ problem }}' as problem,
+    cast(0 as bigint) as {{ count_column }}
+{%- endfor %}
+{%- endmacro %}

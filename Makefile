@@ -93,7 +93,7 @@ secrets: venv  ## secret scan: fail on any secret not reviewed in .secrets.basel
 lint:  ## ruff lint + format check
 	ruff check . && ruff format --check .
 
-typecheck: venv  ## mypy over loaders/, orchestration/, airflow_plugins/, dags/, scripts/ (pyproject.toml)
+typecheck: venv  ## mypy over loaders/, orchestration/, airflow_plugins/, dags/, scripts/, bench/ (pyproject.toml)
 	mypy
 
 format:  ## apply ruff fixes and formatting

@@ -72,7 +72,8 @@ def probe(env: dict[str, str], mode: str) -> dict[str, float]:
     )
     if result.returncode != 0:
         raise SystemExit(f"importing {DAG_FILE} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    timings: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return timings
 
 
 def main() -> int:

@@ -39,6 +39,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -46,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loaders import interactions, local_stack
 from loaders.catalog import SHOP_TABLES
-from loaders.config import Settings
+from loaders.config import PostgresTarget, Settings
 from loaders.csv_blocks import BlockValidator, copy_text
 from loaders.sample_data import write_interactions_csv
 
@@ -106,7 +107,7 @@ def main() -> None:
             run(Path(folder), wh, shop, args)
 
 
-def run(folder: Path, wh, shop, args: argparse.Namespace) -> None:
+def run(folder: Path, wh: PostgresTarget, shop: PostgresTarget, args: argparse.Namespace) -> None:
     csv_path = folder / "interactions.csv"
     made = write_interactions_csv(csv_path, DS, rows=args.rows, broken_lines=False)
     print(f"\n== interactions: {args.rows:,} rows, {made.bytes / 1e6:.0f} MB CSV ({os.cpu_count()} cores)")
@@ -195,17 +196,18 @@ def run(folder: Path, wh, shop, args: argparse.Namespace) -> None:
     sales(folder, wh, shop, args, env)
 
 
-def run_python(script: str, arguments: list[str], env: dict) -> dict:
+def run_python(script: str, arguments: list[str], env: dict[str, str]) -> dict[str, Any]:
     """Run ``script`` in a fresh interpreter; return the JSON report on its last line."""
     done = subprocess.run(
         [sys.executable, "-c", script, *arguments], env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise SystemExit(f"a timed run failed (exit code {done.returncode}):\n{done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
 
 
-def psql_command(target) -> list[str]:
+def psql_command(target: PostgresTarget) -> list[str]:
     return [
         str(local_stack.psql_path()), "-X", "-q",
         "-h", target.host, "-p", str(target.port), "-U", target.user, "-d", target.dbname,
@@ -261,11 +263,11 @@ def fair_copy_script(table: str, columns: list[tuple[str, str]], path: Path, opt
     )
 
 
-def check_rows(target, expected: dict[str, int]) -> None:
+def check_rows(target: PostgresTarget, expected: dict[str, int]) -> None:
     """The limits loaded the rows ours did (read after the first run, outside the timings)."""
     with psycopg.connect(target.conninfo(), autocommit=True) as conn:
         for table, rows in expected.items():
-            found = conn.execute(f"select count(*) from {table}").fetchone()[0]
+            (found,) = conn.execute(f"select count(*) from {table}").fetchone() or (0,)
             if found != rows:
                 raise SystemExit(f"{table} holds {found:,} rows, ours loaded {rows:,}: the comparison is off")
 
@@ -279,7 +281,7 @@ def print_table(title: str, rows: list[tuple[str, float, int, str]]) -> None:
     print()
 
 
-def settle(target, seconds: float = 20.0) -> None:
+def settle(target: PostgresTarget, seconds: float = 20.0) -> None:
     """Start each timed step on a quiet server: the dirty pages of the steps before written out
     (each leaves ~100 MB that the kernel would flush during the next one) and no autovacuum
     worker running (each run leaves a new 1M-row table that autovacuum analyzes)."""
@@ -287,15 +289,15 @@ def settle(target, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     with psycopg.connect(target.conninfo(), autocommit=True) as conn:
         while time.monotonic() < deadline:
-            busy = conn.execute(
+            (busy,) = conn.execute(
                 "select count(*) from pg_stat_activity where backend_type = 'autovacuum worker'"
-            ).fetchone()[0]
+            ).fetchone() or (0,)
             if not busy:
                 return
             time.sleep(0.05)
 
 
-def naive_load(csv_path: Path, wh) -> float:
+def naive_load(csv_path: Path, wh: PostgresTarget) -> float:
     import pandas as pd
     from sqlalchemy import create_engine
 
@@ -308,7 +310,9 @@ def naive_load(csv_path: Path, wh) -> float:
     return elapsed
 
 
-def sales(folder: Path, wh, shop, args: argparse.Namespace, env: dict) -> None:
+def sales(
+    folder: Path, wh: PostgresTarget, shop: PostgresTarget, args: argparse.Namespace, env: dict[str, str]
+) -> None:
     rows = args.sales_rows
     print(f"\n== shop sales: {rows:,} rows, extract to the lake + load into raw")
     with psycopg.connect(shop.conninfo(), autocommit=True) as conn:

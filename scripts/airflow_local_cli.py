@@ -174,12 +174,13 @@ def _start(local: LocalAirflow) -> int:
         )
         local.start()
     paused = wait_for_dag(local)["is_paused"] == "True"
-    password = admin_password(local)
+    admin_password(local)  # the api-server wrote it
     print(
         f"== Airflow {'already runs' if running else 'is up'}: DAG {DAG_ID} {'paused' if paused else 'active'}"
     )
     print(f"   UI:        {local.base_url}")
-    print(f"   login:     admin / {password}   (from {local.passwords_file})")
+    # the password stays in its file (yours only), out of terminal scrollback and CI logs
+    print(f"   login:     admin, password in {local.passwords_file}")
     print(f"   dbt docs:  {local.base_url}/plugin/dbt-docs   (Browse > dbt Docs)")
     print("   unpause:   make airflow-unpause   run a day: make airflow-trigger DS=YYYY-MM-DD")
     print("   stop:      make airflow-stop")

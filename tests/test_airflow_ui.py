@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,8 +20,8 @@ import pytest
 from loaders.config import Settings
 from loaders.sample_data import write_interactions_csv
 from scripts.airflow_local import COMPONENTS, DAG_ID, AirflowLocalError, LocalAirflow
-from scripts.airflow_local_cli import dag, metadata_db_url, printed_json, task_states, trigger
-from tests.conftest import env_for, free_port, serving
+from scripts.airflow_local_cli import admin_password, dag, metadata_db_url, printed_json, task_states, trigger
+from tests.conftest import PROJECT_DIR, env_for, free_port, serving
 
 
 def test_start_refuses_a_port_another_program_uses(tmp_path: Path) -> None:
@@ -88,6 +89,15 @@ def test_make_airflow_runs_each_component_and_the_scheduler_runs_the_dag(
 
         details = dag(local)
         assert details["is_paused"] == "True", "a new DAG must start paused"
+        # `make airflow` on a running Airflow: its banner says where the login is, never the password
+        banner = subprocess.run(
+            [sys.executable, "-m", "scripts.airflow_local_cli", "start"], env=local.base_env | {"AIRFLOW_HOME": str(home)},
+            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert banner.returncode == 0, banner.stderr
+        assert "== Airflow already runs: DAG etl_pipeline paused" in banner.stdout
+        assert f"login:     admin, password in {local.passwords_file}" in banner.stdout
+        assert admin_password(local) not in banner.stdout + banner.stderr
         # a run for the day the scheduler would pick next, so unpausing adds no other run
         ds = details["next_dagrun_logical_date"][:10]
         write_interactions_csv(settings.interactions_drop_file(ds), ds, rows=500)

@@ -12,41 +12,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Required, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
+
+from orchestration.drop_check import check_drop
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 log = logging.getLogger(__name__)
-
-
-class DropCheck(TypedDict, total=False):
-    ready: Required[bool]
-    uri: str  # ready: the file's URI and size in bytes
-    size: int
-    settles_in: float | None  # not ready: seconds until a changing file may be ready (None: no file)
-
-
-def _check(drop_url: str, ds: str, settle_seconds: float, aws_conn_id: str | None) -> DropCheck:
-    """``{"ready": True, "uri", "size"}`` once the day's file is ready, else ``{"ready": False,
-    "settles_in": seconds or None}`` (None: no file yet)."""
-    from loaders.drop import Drop
-
-    client = None
-    if drop_url.startswith("s3://") and aws_conn_id:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        client = S3Hook(aws_conn_id=aws_conn_id).get_conn()
-    drop = Drop(drop_url, s3_client=client)
-    now = time.time()
-    info = drop.find(ds)
-    if info is None:
-        return {"ready": False, "settles_in": None}
-    if drop.ready(ds, settle_seconds, now=now) is None:
-        return {"ready": False, "settles_in": max(0.1, info.modified + settle_seconds - now)}
-    return {"ready": True, "uri": info.uri, "size": info.size}
 
 
 def _clear_hint(dag_id: str, task_id: str, ds: str) -> str:
@@ -87,12 +62,12 @@ class InteractionsDropSensor(BaseSensorOperator):
         return Settings.from_env().drop_url
 
     def poke(self, context: Context) -> bool:  # the non-deferred path of BaseSensorOperator
-        return _check(self._drop_url(), context["ds"], self.settle_seconds, self.aws_conn_id)["ready"]
+        return check_drop(self._drop_url(), context["ds"], self.settle_seconds, self.aws_conn_id)["ready"]
 
     def execute(self, context: Context) -> str:
         ds = context["ds"]
         drop_url = self._drop_url()
-        found = _check(drop_url, ds, self.settle_seconds, self.aws_conn_id)
+        found = check_drop(drop_url, ds, self.settle_seconds, self.aws_conn_id)
         if found["ready"]:
             log.info(
                 "the day's interactions file is ready: %s (%s bytes)", found["uri"], f"{found['size']:,}"

@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from orchestration.drop_sensor import _check
+from orchestration.drop_check import check_drop
 
 
 class InteractionsDropTrigger(BaseTrigger):
@@ -62,7 +62,7 @@ class InteractionsDropTrigger(BaseTrigger):
         while True:
             try:
                 found = await asyncio.to_thread(
-                    _check, self.drop_url, self.ds, self.settle_seconds, self.aws_conn_id
+                    check_drop, self.drop_url, self.ds, self.settle_seconds, self.aws_conn_id
                 )
                 errors = 0
             except Exception as err:  # unreachable endpoint, access denied: retried, then reported

@@ -1,10 +1,8 @@
-"""Airflow 3's components as Airflow's own daemons, plus the glue its commands lack.
-
-``airflow api-server``, ``scheduler``, ``dag-processor`` and ``triggerer`` run with ``--daemon --pid`` on
-127.0.0.1, without log servers (they would listen on every interface; the UI reads logs/). The glue: refusing
-a taken port, waiting for the health endpoint, stopping each daemon with every process it started. ``airflow
-standalone`` does not fit: it serves logs on every interface and forces the LocalExecutor. In home:
-airflow.cfg (Airflow writes it, 0600, with the components' shared secrets), pids/, logs/, admin's password.
+"""Airflow 3's components as Airflow's own daemons (``--daemon --pid``), plus the glue its commands lack:
+refusing a taken port, waiting for the health endpoint, stopping each daemon with all it started. On
+127.0.0.1, without log servers (they listen on every interface; the UI reads logs/), so not ``airflow
+standalone`` (which also forces the LocalExecutor). In home: airflow.cfg (Airflow writes it, 0600, with
+the components' shared secrets), pids/ (with each daemon's session), logs/, the admin's password.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from scripts.airflow_env import BIN, PROJECT_DIR, airflow_env
 AIRFLOW = str(BIN / "airflow")
 DAG_ID = "etl_pipeline"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-# no log servers: they would listen on every interface (the UI reads logs/)
 NO_LOG_SERVER = {"scheduler": ["--skip-serve-logs"], "triggerer": ["--skip-serve-logs"]}
 
 
@@ -48,12 +45,13 @@ class LocalAirflow:
 
     def environment(self) -> dict[str, str]:
         """The environment of every Airflow process and command of this installation."""
-        return airflow_env(self.home, self.base_env, port=self.port, metadata_db_url=self.metadata_db_url)
+        url = self.metadata_db_url or f"sqlite:///{self.home}/airflow.db"  # not one the caller's env names
+        return airflow_env(self.home, self.base_env, port=self.port, metadata_db_url=url)
 
     def airflow(self, *args: str) -> str:
         """``airflow <args>`` against this installation: its output, or an error showing how it ended."""
-        env, cwd = self.environment(), PROJECT_DIR
-        done = subprocess.run([AIRFLOW, *args], env=env, cwd=cwd, capture_output=True, text=True)
+        done = subprocess.run([AIRFLOW, *args], env=self.environment(), cwd=PROJECT_DIR,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True)  # fmt: skip
         if done.returncode != 0:
             raise AirflowLocalError(f"`airflow {' '.join(args)}` failed:\n{_tail(done.stderr + done.stdout)}")
         return done.stdout
@@ -65,8 +63,10 @@ class LocalAirflow:
             folder.mkdir(parents=True, exist_ok=True)
         self.airflow(*command, "--daemon", "--pid", str(pid_file), "--stdout", str(log), "--stderr", str(log))
         deadline = time.monotonic() + 10  # the daemon writes its PID file right after it detached
-        while not pid_file.exists() and time.monotonic() < deadline:
+        while name not in (running := self.running()) and time.monotonic() < deadline:
             time.sleep(0.1)
+        if name in running:  # its session: how stop() finds what it started, even once the daemon died
+            (self.pids_dir / f"{name}.sid").write_text(f"{_session(running[name])}\n")
 
     def running(self) -> dict[str, psutil.Process]:
         """What was launched and runs, by name (the PID file's process, not a later one with its PID)."""
@@ -83,11 +83,10 @@ class LocalAirflow:
         if running := self.running():
             raise AirflowLocalError(f"Airflow in {self.home} already runs ({', '.join(running)}): stop it")
         with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", self.port))
-            except OSError:
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:  # another program listens there
                 raise AirflowLocalError(f"port {self.port} on 127.0.0.1 is taken by another program: pick "
-                                        "another one (make airflow AIRFLOW_PORT=8090)") from None  # fmt: skip
+                                        "another one (make airflow AIRFLOW_PORT=8090)")  # fmt: skip
+        self.stop()  # what an earlier run left behind: stale PID files, survivors of a dead daemon's session
         self.home.mkdir(parents=True, exist_ok=True)
         self.passwords_file.touch(0o600)  # the api-server writes the admin's password into it: yours only
         try:
@@ -107,25 +106,26 @@ class LocalAirflow:
             if all(health.get(key, {}).get("status") == "healthy" for key in wanted):
                 return
             if time.monotonic() > deadline:
-                problem = health or "no answer"
-                raise AirflowLocalError(
-                    f"Airflow is not healthy in time ({problem}): see {self.home / 'logs'}"
-                )
+                raise AirflowLocalError(f"Airflow is not healthy in time ({health or 'no answer'}): "
+                                        f"see {self.home / 'logs'}")  # fmt: skip
             time.sleep(2)
         end = _tail(self.log_file(dead[0]).read_text("utf-8", "replace"))
         raise AirflowLocalError(f"airflow {dead[0]} exited; the end of {self.log_file(dead[0])}:\n{end}")
 
     def stop(self, grace: float = 30) -> list[str]:
-        """End each daemon and every process it started (descendants and session); the names it stopped."""
-        leaders = self.running()
-        sessions = {_session(p) for p in leaders.values()} - {None, os.getsid(0)}
-        started = set(leaders.values())
-        for leader in leaders.values():
-            with suppress(psutil.Error):
-                started.update(leader.children(recursive=True))
+        """End each daemon and every process it started: its descendants and its session's members, also
+        after the daemon died (Linux gives no new process the PID a live session is named after)."""
+        leaders, callers = self.running(), {p.pid for p in [psutil.Process(), *psutil.Process().parents()]}
+        recorded = {int(f.read_text()) for f in self.pids_dir.glob("*.sid")}
+        sessions = {s for s in recorded if not psutil.pid_exists(s)} | {_session(p) for p in leaders.values()}
+        sessions -= {None, os.getsid(0)}
 
-        def members() -> set[psutil.Process]:  # and whatever started while they shut down
-            return started | {p for p in psutil.process_iter() if _session(p) in sessions}
+        def members() -> set[psutil.Process]:  # again after the grace: whatever started meanwhile
+            found = {*leaders.values(), *(p for p in psutil.process_iter() if _session(p) in sessions)}
+            for process in list(found):
+                with suppress(psutil.Error):
+                    found.update(process.children(recursive=True))
+            return {p for p in found if p.pid not in callers}
 
         for process in (processes := members()):
             with suppress(psutil.Error):
@@ -134,8 +134,8 @@ class LocalAirflow:
         for process in {*alive, *members()}:
             with suppress(psutil.Error):
                 process.kill()
-        for pid_file in self.pids_dir.glob("*.pid"):
-            pid_file.unlink(missing_ok=True)
+        for file in [*self.pids_dir.glob("*.pid"), *self.pids_dir.glob("*.sid")]:
+            file.unlink(missing_ok=True)
         return list(leaders)
 
 

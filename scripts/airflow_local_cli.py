@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from loaders.config import Settings
+from loaders.errors import LoaderError
 from scripts.airflow_env import PROJECT_DIR
 from scripts.airflow_local import AIRFLOW, COMPONENTS, DAG_ID, AirflowLocalError, LocalAirflow
 
@@ -128,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             [c.laddr.port for c in api_server.net_connections() if c.status == "LISTEN"] if api_server else []
         )
         port = args.port or next(iter(listening), 8080)  # default: the running api-server's
-        local = LocalAirflow(home, port, metadata_db_url=metadata_db_url(Settings.from_env()))
+        # stop and status need no database (and no setting that could be wrong)
+        url = metadata_db_url(Settings.from_env()) if args.command not in ("stop", "status") else None
+        local = LocalAirflow(home, port, metadata_db_url=url)
         if args.command == "stop":
             stopped = local.stop()
             print(f"== stopped {', '.join(stopped)}" if stopped else "== Airflow was not running")
@@ -155,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             return _trigger(local, args.ds, args.conf)
         return 0
-    except (AirflowLocalError, httpx.HTTPError) as err:
+    except (AirflowLocalError, LoaderError, httpx.HTTPError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 

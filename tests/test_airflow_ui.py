@@ -7,6 +7,7 @@ day, and checks that stopping leaves no process behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -60,6 +61,41 @@ def test_stop_ends_a_component_and_every_process_it_started(tmp_path: Path) -> N
     finally:
         if leader.poll() is None:
             os.killpg(leader.pid, 9)
+
+
+def test_stop_ends_what_a_dead_daemon_left_running_in_its_session(tmp_path: Path) -> None:
+    """A component that died (as a daemon's session leader exits at once) leaves its children
+    running; stop() finds them by the session launch() recorded, and start() stops them first."""
+    local = LocalAirflow(home=tmp_path)
+    local.pids_dir.mkdir(parents=True)
+    leader = subprocess.Popen(
+        ["bash", "-c", "sleep 300 & sleep 300 & echo started"], start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert leader.stdout and leader.stdout.readline() == "started\n"
+    leader.wait(timeout=10)
+    orphans = [p for p in psutil.process_iter() if _session_of(p) == leader.pid]
+    try:
+        assert len(orphans) == 2, orphans  # the leader is gone; its two children are not
+        (local.pids_dir / "scheduler.pid").write_text(f"{leader.pid}\n")
+        (local.pids_dir / "scheduler.sid").write_text(f"{leader.pid}\n")
+        assert local.running() == {}
+
+        local.stop(grace=10)
+
+        psutil.wait_procs(orphans, timeout=10)
+        assert not [p for p in orphans if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert not list(local.pids_dir.iterdir())
+    finally:
+        for orphan in orphans:
+            with contextlib.suppress(psutil.Error):
+                orphan.kill()
+
+
+def _session_of(process: psutil.Process) -> int | None:
+    with contextlib.suppress(OSError, psutil.Error):
+        return os.getsid(process.pid)
+    return None
 
 
 @pytest.mark.e2e

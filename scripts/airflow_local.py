@@ -65,8 +65,8 @@ class LocalAirflow:
         deadline = time.monotonic() + 10  # the daemon writes its PID file right after it detached
         while name not in (running := self.running()) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if name in running:  # its session: how stop() finds what it started, even once the daemon died
-            (self.pids_dir / f"{name}.sid").write_text(f"{_session(running[name])}\n")
+        if name in running and (session := _session(running[name])):  # how stop() finds what it started,
+            (self.pids_dir / f"{name}.sid").write_text(f"{session}\n")  # even once the daemon died
 
     def running(self) -> dict[str, psutil.Process]:
         """What was launched and runs, by name (the PID file's process, not a later one with its PID)."""

@@ -15,6 +15,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+def airflow_home() -> Path:
+    """The local installation's home: AIRFLOW_HOME, else .local/airflow (the Makefile's default)."""
+    return Path(os.environ.get("AIRFLOW_HOME") or PROJECT_DIR / ".local" / "airflow").resolve()
+
+
 def airflow_env(
     home: Path, base: Mapping[str, str] | None = None, *, port: int = 8080, metadata_db_url: str | None = None
 ) -> dict[str, str]:

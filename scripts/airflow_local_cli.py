@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import httpx
 
-from loaders.config import Settings
+from loaders.config import PostgresTarget, Settings
 from loaders.errors import LoaderError
-from scripts.airflow_env import PROJECT_DIR
+from scripts.airflow_env import PROJECT_DIR, airflow_home
 from scripts.airflow_local import AIRFLOW, COMPONENTS, DAG_ID, AirflowLocalError, LocalAirflow
 
 
@@ -100,9 +98,9 @@ def admin_password(local: LocalAirflow) -> str:
     return password
 
 
-def metadata_db_url(settings: Settings) -> str:
-    """The SQLAlchemy URL of the local Airflow's metadata DB (settings.airflow_db: AIRFLOW_DB_*)."""
-    return settings.airflow_db.url().replace("postgresql://", "postgresql+psycopg2://", 1)
+def metadata_db_url(target: PostgresTarget) -> str:
+    """The SQLAlchemy URL of a metadata DB (the local Airflow's: settings.airflow_db, AIRFLOW_DB_*)."""
+    return target.url().replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "airflow_args", nargs=argparse.REMAINDER
     )
     args = parser.parse_args(argv)
-    home = Path(os.environ.get("AIRFLOW_HOME") or PROJECT_DIR / ".local" / "airflow").resolve()
+    home = airflow_home()
     try:
         api_server = LocalAirflow(home).running().get("api-server")
         listening = (
@@ -130,7 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         port = args.port or next(iter(listening), 8080)  # default: the running api-server's
         # stop and status need no database (and no setting that could be wrong)
-        url = metadata_db_url(Settings.from_env()) if args.command not in ("stop", "status") else None
+        url = (
+            metadata_db_url(Settings.from_env().airflow_db)
+            if args.command not in ("stop", "status")
+            else None
+        )
         local = LocalAirflow(home, port, metadata_db_url=url)
         if args.command == "stop":
             stopped = local.stop()

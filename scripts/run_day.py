@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.airflow_env import BIN, PROJECT_DIR, airflow_env
+from scripts.airflow_env import BIN, PROJECT_DIR, airflow_env, airflow_home
 
 DAG_ID = "etl_pipeline"
 PRODUCER = "dbt.dbt_producer_watcher"
@@ -44,7 +44,7 @@ WAIT_MARK = b"waiting up to"  # logged by orchestration.drop_sensor when it defe
 
 def environment() -> dict[str, str]:
     """The ``airflow dags test`` process's environment: the project's Airflow settings for AIRFLOW_HOME."""
-    return airflow_env(Path(os.environ.get("AIRFLOW_HOME") or PROJECT_DIR / ".local" / "airflow"))
+    return airflow_env(airflow_home())
 
 
 def dbt_totals() -> tuple[int, int]:

@@ -21,14 +21,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from loaders import local_stack, pii_key
 from loaders.config import Settings
 from loaders.lake import Lake
 from scripts.airflow_env import airflow_env
 from scripts.airflow_local import COMPONENTS, LocalAirflow
-from scripts.airflow_local_cli import wait_for_dag
+from scripts.airflow_local_cli import metadata_db_url, wait_for_dag
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -211,23 +210,11 @@ def serving(
 
 @contextmanager
 def scratch_metadata_db(settings: Settings) -> Iterator[str]:
-    """A metadata database and login of its own on the test server, as ``make up`` makes ``airflow``
-    (its SQLAlchemy URL); dropped afterwards. Airflow's daemons need it: on SQLite, the DAG processor
-    run with ``--daemon`` fails with "locking protocol"."""
-    name, password = f"airflow_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    with psycopg.connect(local_stack.superuser_conninfo(settings), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create role {} login password {}").format(sql.Identifier(name), sql.Literal(password))
-        )
-        conn.execute(
-            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(name))
-        )
-    try:
-        yield f"postgresql+psycopg2://{name}:{password}@{settings.local_pg_host}:{settings.local_pg_port}/{name}"
-    finally:
-        with psycopg.connect(local_stack.superuser_conninfo(settings), autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(name)))
+    """A metadata database of its own on the test server (its SQLAlchemy URL), dropped afterwards.
+    Airflow's daemons need one: on SQLite, the DAG processor run with ``--daemon`` fails with
+    "locking protocol"."""
+    with local_stack.scratch_databases(settings, "airflow") as names:
+        yield metadata_db_url(replace(settings.warehouse, dbname=names["airflow"]))
 
 
 @pytest.fixture

@@ -106,7 +106,7 @@ def test_make_airflow_runs_each_component_and_the_scheduler_runs_the_dag(
     local = LocalAirflow(
         home=home,
         port=free_port(),
-        metadata_db_url=metadata_db_url(settings),
+        metadata_db_url=metadata_db_url(settings.airflow_db),
         base_env=env_for(settings, AIRFLOW__COSMOS__CACHE_DIR=str(tmp_path / "cosmos_cache")),
     )
     with serving(local, COMPONENTS, timeout=300):
